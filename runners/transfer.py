@@ -1,6 +1,6 @@
 """Transferability before training (section 3, eq. 6): ``omega_t`` for DOIT's acquisition (eq. 5, 7).
 
-On a sample of the training set (``SAMPLES`` examples, the first batches of one pass) the
+On a sample of the training set (``SAMPLES`` examples, the first batches of the seeded first pass) the
 pre-trained model gives penultimate-layer features (the input of the classifier head) and, when
 the model keeps its pre-trained classifier as ``model.source_head``, source-class probabilities.
 Then ``omega_p = omega_p_probe(features, labels)`` (the performance-based metric, a probe accuracy
@@ -48,7 +48,8 @@ def _features(model: nn.Module, batches, n: int) -> tuple[torch.Tensor, torch.Te
     model.eval()
     try:
         with torch.no_grad():
-            for x, y in batches:
+            for batch in batches.epoch(0) if hasattr(batches, "epoch") else batches:
+                x, y = (batch, batch["labels"]) if isinstance(batch, dict) else batch
                 captured.clear()
                 model(x)
                 f = captured[0].flatten(1).float()
