@@ -38,8 +38,8 @@ def performance_score(losses: Sequence[float], l0: float, alpha: float) -> float
     delta = (prev - cur) / (np.maximum(prev, cur) + EPS)
     l0 = seq[0]
     hi, lo = tail.max(), tail.min()
-    upper = (l0 - hi) / ((max(l0, hi) + EPS) * tau)
-    lower = (l0 - lo) / ((max(l0, lo) + EPS) * tau)
+    upper = (l0 - hi) / (max(l0, hi) + EPS) / tau
+    lower = (l0 - lo) / (max(l0, lo) + EPS) / tau
     return float(np.tanh((delta.mean() + upper + lower) / 3.0 + alpha * delta.std()))
 
 
