@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import fakedata
 import pytest
 from omegaconf import OmegaConf
 
-import fakedata
 from runners.data import build_data
 from runners.data.glue import load_pairs
 from runners.schema import ConfigError

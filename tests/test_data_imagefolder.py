@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import fakedata
 import pytest
 import torch
 from omegaconf import OmegaConf
 
-import fakedata
 from runners.data import build_data
 from runners.data.imagefolder import IMAGENET_A_INDICES
 from runners.schema import ConfigError

@@ -9,12 +9,12 @@ from __future__ import annotations
 from contextlib import contextmanager
 from unittest import mock
 
+import fakedata
 import pytest
 import torch
 from omegaconf import OmegaConf
 from torchvision.datasets import CIFAR10, STL10
 
-import fakedata
 from runners.data import build_data
 from runners.schema import ConfigError
 
