@@ -49,9 +49,13 @@ def _features(model: nn.Module, batches, n: int) -> tuple[torch.Tensor, torch.Te
     try:
         with torch.no_grad():
             for batch in batches.epoch(0) if hasattr(batches, "epoch") else batches:
-                x, y = (batch, batch["labels"]) if isinstance(batch, dict) else batch
                 captured.clear()
-                model(x)
+                if isinstance(batch, dict):
+                    y = batch["labels"]
+                    model(**{k: v for k, v in batch.items() if k != "labels"})
+                else:
+                    x, y = batch
+                    model(x)
                 f = captured[0].flatten(1).float()
                 feats.append(f)
                 labels.append(y)

@@ -1,6 +1,6 @@
 """Pre-trained text encoders/decoders from HuggingFace as sentence-pair classifiers (RoBERTa, LLaMA-7B).
 
-``TextClassifier`` takes a batch dict (``input_ids``, ``attention_mask``) and returns logits:
+``TextClassifier(input_ids=..., attention_mask=...)`` (a text batch without its labels) returns logits:
 the backbone's last hidden states are pooled (``cfg.pool``: ``first`` token for encoders such as
 RoBERTa, ``last`` non-padding token for decoders such as LLaMA, ``mean`` for sentence-transformers)
 and a new linear ``head`` maps them to the task's classes. LoRA adapters are injected by
@@ -48,7 +48,7 @@ class _FirstTokenHead(nn.Module):
 
 
 class TextClassifier(nn.Module):
-    """Backbone + pooling + linear head; ``forward(batch_dict) -> logits``."""
+    """Backbone + pooling + linear head; ``forward(input_ids, attention_mask) -> logits``."""
 
     def __init__(self, backbone: nn.Module, hidden: int, num_classes: int, pool: str,
                  source_head: nn.Module | None = None):
@@ -61,9 +61,9 @@ class TextClassifier(nn.Module):
         if source_head is not None:
             self.source_head = source_head.requires_grad_(False)
 
-    def forward(self, batch: dict) -> torch.Tensor:
-        mask = batch["attention_mask"]
-        hidden = self.backbone(input_ids=batch["input_ids"], attention_mask=mask).last_hidden_state
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **_) -> torch.Tensor:
+        mask = attention_mask
+        hidden = self.backbone(input_ids=input_ids, attention_mask=mask).last_hidden_state
         if self.pool == "first":
             pooled = hidden[:, 0]
         elif self.pool == "last":
