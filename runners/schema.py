@@ -9,8 +9,10 @@ builders and modes raise it too); ``runners.train`` prints ``error: <message>`` 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+
+from omegaconf import ListConfig
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 
@@ -130,6 +132,7 @@ def validate(cfg: Mapping, choices: Mapping | None = None) -> None:
     _positive(cfg, "batch_size", cfg["batch_size"], 1, False, integer=True)
     _positive(cfg, "seed", cfg["seed"], 0, False, integer=True)
     _positive(cfg, "lr", cfg["lr"], 0, True)
+    _positive(cfg, "threads", cfg.get("threads"), 1, False, integer=True)
     _positive(cfg, "checkpoint_every_steps", cfg["checkpoint_every_steps"], 0, False, integer=True)
     _positive(cfg, "convergence.tol", cfg["convergence"]["tol"], 0, False)
     _positive(cfg, "convergence.patience", cfg["convergence"]["patience"], 1, False, integer=True)
@@ -181,7 +184,7 @@ def _validate_method(cfg: Mapping, choices: Mapping) -> None:
         raise bad("space", "DOIT needs a candidate space with a non-empty grid", group_options("space"))
     for opt, hyper in grid.items():
         for key, values in (hyper or {}).items():
-            if not isinstance(values, list | tuple) or not values:
+            if isinstance(values, str | bytes) or not isinstance(values, Sequence | ListConfig) or not values:
                 raise bad(f"space.grid.{opt}.{key}", f"must be a non-empty list of values, got {values!r}")
 
 

@@ -1,0 +1,226 @@
+"""The one training loop for every method (full training, head fine-tuning, LoRA).
+
+Per step: forward, cross-entropy, backward, ``optimizer.step`` (DOIT also gets the batch loss before
+the update, ``step(loss=...)``), optional scheduler step. Per epoch: evaluation on the test (and
+validation) batches, the paper's convergence rule (section 5.1: |change of the epoch training loss|
+< ``tol`` for ``patience`` consecutive epochs; ``stop`` decides whether it ends training) and time to a
+target test accuracy. Checkpoints: at every epoch end, every ``checkpoint_every_steps`` steps and when
+``runners.preemption.requested()``; the loop's state (``state_dict``) records the position inside the
+epoch so a resumed run skips exactly the consumed batches and ends bit-for-bit like an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from doit.space import label
+from runners import preemption
+
+
+@dataclass
+class LoopState:
+    """Everything the loop needs to resume (plain values; tensors only in ``epoch_*`` and ``step_losses``)."""
+
+    epoch: int = 0  # epochs completed
+    batch: int = 0  # batches consumed in the current epoch
+    step: int = 0  # optimizer steps in all
+    train_time_s: float = 0.0  # training steps + evaluation (end-to-end loop time, no checkpoint I/O)
+    step_time_s: float = 0.0  # training steps only
+    metrics: list = field(default_factory=list)  # one dict per epoch (metrics.jsonl)
+    step_losses: list = field(default_factory=list)  # one float32 tensor of per-step losses per epoch
+    epoch_losses: list = field(default_factory=list)  # per-step loss tensors of the current epoch
+    epoch_correct: list = field(default_factory=list)  # per-step correct counts of the current epoch
+    epoch_seen: int = 0
+    best_test_acc: float = -math.inf
+    stall: int = 0  # consecutive epochs with |loss change| < tol
+    converged_epoch: int | None = None
+    converged_time_s: float | None = None
+    time_to_target_s: float | None = None
+    stopped: bool = False  # the convergence rule ended training
+
+    def state_dict(self) -> dict:
+        d = asdict(self)
+        d["step_losses"] = torch.cat(self.step_losses) if self.step_losses else torch.zeros(0)
+        d["epoch_losses"] = torch.stack(self.epoch_losses).cpu() if self.epoch_losses else torch.zeros(0)
+        d["epoch_correct"] = torch.stack(self.epoch_correct).cpu() if self.epoch_correct else torch.zeros(0)
+        return d
+
+    @classmethod
+    def from_state_dict(cls, d: dict, device) -> LoopState:
+        d = dict(d)
+        d["step_losses"] = [d["step_losses"]] if len(d["step_losses"]) else []
+        d["epoch_losses"] = list(d["epoch_losses"].to(device).unbind())
+        d["epoch_correct"] = list(d["epoch_correct"].to(device).unbind())
+        return cls(**d)
+
+
+def split_batch(batch):
+    """``(inputs, labels, is_dict)`` for an ``(x, y)`` tuple or a dict with ``labels``."""
+    if isinstance(batch, dict):
+        inputs = {k: v for k, v in batch.items() if k != "labels"}
+        return inputs, batch["labels"], True
+    return batch[0], batch[1], False
+
+
+def logits_of(model, inputs, is_dict: bool) -> torch.Tensor:
+    out = model(**inputs) if is_dict else model(inputs)
+    return out.logits if hasattr(out, "logits") else out
+
+
+@torch.no_grad()
+def evaluate(model, batches, metrics: list[str], num_classes: int, amp_ctx) -> dict:
+    """Mean loss, top-1 accuracy (%), and F1 (%) / top-3 / top-5 accuracy when ``metrics`` asks."""
+    was_training = model.training
+    model.eval()
+    loss_sum, n, correct = 0.0, 0, 0
+    topk = {k: 0 for k in (3, 5) if f"acc{k}" in metrics and num_classes > k}
+    preds, labels = [], []
+    for batch in batches:
+        inputs, y, is_dict = split_batch(batch)
+        with amp_ctx():
+            logits = logits_of(model, inputs, is_dict)
+        logits = logits.float()
+        loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
+        pred = logits.argmax(1)
+        correct += (pred == y).sum().item()
+        n += len(y)
+        for k in topk:
+            topk[k] += (logits.topk(k, dim=1).indices == y[:, None]).any(1).sum().item()
+        if "f1" in metrics:
+            preds.append(pred.cpu())
+            labels.append(y.cpu())
+    model.train(was_training)
+    out = {"loss": loss_sum / max(n, 1), "acc": 100.0 * correct / max(n, 1)}
+    for k, c in topk.items():
+        out[f"acc{k}"] = 100.0 * c / n
+    if "f1" in metrics:
+        from sklearn.metrics import f1_score
+
+        average = "binary" if num_classes == 2 else "macro"
+        out["f1"] = 100.0 * float(f1_score(torch.cat(labels), torch.cat(preds), average=average))
+    return out
+
+
+class Trainer:
+    """Runs the epochs; ``on_checkpoint()`` persists everything, ``on_epoch(state)`` writes per-epoch files."""
+
+    def __init__(self, model, optimizer, scheduler, data, *, epochs: int, device, is_doit: bool,
+                 amp: bool = False, tol: float = 1e-4, patience: int = 10, stop: bool = False,
+                 target_acc: float | None = None, checkpoint_every_steps: int = 0,
+                 on_checkpoint: Callable[[], None] = lambda: None,
+                 on_epoch: Callable[[LoopState], None] = lambda s: None, progress=None):
+        self.model, self.optimizer, self.scheduler, self.data = model, optimizer, scheduler, data
+        self.epochs, self.device, self.is_doit = epochs, torch.device(device), is_doit
+        self.tol, self.patience, self.stop, self.target_acc = tol, patience, stop, target_acc
+        self.every = checkpoint_every_steps
+        self.on_checkpoint, self.on_epoch, self.progress = on_checkpoint, on_epoch, progress
+        self.amp = bool(amp) and self.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda") if self.amp else None
+        self.state = LoopState()
+
+    def amp_ctx(self):
+        if self.amp:
+            return torch.autocast("cuda", dtype=torch.float16)
+        return contextlib.nullcontext()
+
+    @property
+    def finished(self) -> bool:
+        return self.state.stopped or self.state.epoch >= self.epochs
+
+    def state_dict(self) -> dict:
+        return {"loop": self.state.state_dict(), "scaler": self.scaler.state_dict() if self.scaler else None}
+
+    def load_state_dict(self, d: dict) -> None:
+        self.state = LoopState.from_state_dict(d["loop"], self.device)
+        if self.scaler is not None and d.get("scaler"):
+            self.scaler.load_state_dict(d["scaler"])
+
+    def _checkpoint(self) -> None:
+        self.on_checkpoint()
+        if preemption.requested():
+            preemption.after_checkpoint()
+
+    def run(self) -> LoopState:
+        s = self.state
+        model, opt, sched = self.model, self.optimizer, self.scheduler
+        model.train()
+        while not self.finished:
+            t_epoch = time.perf_counter()
+            for batch in self.data.train.epoch(s.epoch, start=s.batch):
+                inputs, y, is_dict = split_batch(batch)
+                with self.amp_ctx():
+                    logits = logits_of(model, inputs, is_dict)
+                    loss = F.cross_entropy(logits, y)
+                kw = {"loss": loss.detach()} if self.is_doit else {}
+                if self.scaler is not None:
+                    self.scaler.scale(loss).backward()
+                    self.scaler.step(opt, **kw)
+                    self.scaler.update()
+                else:
+                    loss.backward()
+                    opt.step(**kw)
+                opt.zero_grad(set_to_none=True)
+                if sched is not None:
+                    sched.step()
+                s.epoch_losses.append(loss.detach())
+                s.epoch_correct.append((logits.detach().argmax(1) == y).sum())
+                s.epoch_seen += len(y)
+                s.batch += 1
+                s.step += 1
+                if self.progress is not None:
+                    self.progress.step(s.step, s.epoch + 1)
+                if (self.every and s.step % self.every == 0) or preemption.requested():
+                    now = time.perf_counter()
+                    s.train_time_s += now - t_epoch
+                    s.step_time_s += now - t_epoch
+                    self._checkpoint()
+                    t_epoch = time.perf_counter()
+            now = time.perf_counter()
+            s.train_time_s += now - t_epoch
+            s.step_time_s += now - t_epoch
+            self._end_epoch()
+            self.on_epoch(s)
+            self._checkpoint()
+        return s
+
+    def _end_epoch(self) -> None:
+        s = self.state
+        t0 = time.perf_counter()
+        losses = torch.stack(s.epoch_losses).float().cpu()
+        row = {"epoch": s.epoch + 1, "step": s.step, "time_s": 0.0,
+               "train_loss": losses.double().mean().item(),
+               "train_acc": 100.0 * torch.stack(s.epoch_correct).sum().item() / max(s.epoch_seen, 1)}
+        data = self.data
+        test = evaluate(self.model, data.test, data.metrics, data.num_classes, self.amp_ctx)
+        row.update({f"test_{k}": v for k, v in test.items()})
+        if data.val is not None:
+            val = evaluate(self.model, data.val, data.metrics, data.num_classes, self.amp_ctx)
+            row.update({f"val_{k}": v for k, v in val.items()})
+        if self.is_doit:
+            row["optimizer"] = label(self.optimizer.current) if self.optimizer.current else None
+        s.train_time_s += time.perf_counter() - t0
+        row["time_s"] = s.train_time_s
+        if s.metrics and abs(row["train_loss"] - s.metrics[-1]["train_loss"]) < self.tol:
+            s.stall += 1
+        else:
+            s.stall = 0
+        if s.converged_epoch is None and s.stall >= self.patience:
+            s.converged_epoch, s.converged_time_s = row["epoch"], s.train_time_s
+            s.stopped = self.stop
+        if self.target_acc is not None and s.time_to_target_s is None and row["test_acc"] >= self.target_acc:
+            s.time_to_target_s = s.train_time_s
+        s.best_test_acc = max(s.best_test_acc, row["test_acc"])
+        s.metrics.append(row)
+        s.step_losses.append(losses)
+        s.epoch_losses, s.epoch_correct, s.epoch_seen = [], [], 0
+        s.epoch += 1
+        s.batch = 0
+        if self.progress is not None:
+            self.progress.epoch(row, row.get("optimizer"))
