@@ -26,7 +26,7 @@ def test_imagenet_train_val_folders(tmp_path):
     fakedata.make_imagefolder(tmp_path / "train", wnids, n_per_class=3)
     fakedata.make_imagefolder(tmp_path / "val", wnids, n_per_class=2, seed=1)
     data = build_data(cfg("imagenet", tmp_path), MODEL, 4, 0, "cpu")
-    assert data.num_classes == 5 and data.metrics == ["acc1", "acc3", "acc5"] and data.input_shape == (3, 32, 32)
+    assert data.num_classes == 5 and data.metrics == ["acc"] and data.input_shape == (3, 32, 32)
     assert len(data.train) == 4 and sum(len(y) for _, y in data.test) == 10
     first = [y.tolist() for _, y in data.train.epoch(1)]
     assert first == [y.tolist() for _, y in data.train.epoch(1)]  # order depends on (seed, epoch) only

@@ -97,7 +97,7 @@ def build(dataset_cfg, model_cfg, batch_size: int, seed: int, device) -> DataBun
         train, test = Subset(full, idx_train), Subset(full, idx_test)
     workers = int(dataset_cfg.get("workers", 4))
     eval_bs = int(dataset_cfg.get("eval_batch_size", 256))
-    metrics = ["acc1", "acc3", "acc5"] if num_classes >= 5 else ["acc"]
+    metrics = ["acc1", "acc3", "acc5"] if num_classes > 5 else ["acc"]
     return DataBundle(train=LoaderBatches(train, batch_size, True, seed, device, workers),
                       test=LoaderBatches(test, eval_bs, False, seed, device, workers),
                       num_classes=num_classes, task="image", input_shape=(3, size, size), metrics=metrics)
