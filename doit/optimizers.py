@@ -1,0 +1,132 @@
+"""Registry of the paper's single and hybrid optimizers, and its two LR schedulers.
+
+Single optimizers (paper Sec. 5.1, Appendix C/D) are PyTorch's with PyTorch defaults except ``lr``.
+Hybrid optimizers (SWATS, Padam, AdaBound) come from pytorch_optimizer, set to the original
+authors' defaults; AGD (the ICLR 2026 version's fourth hybrid) is `doit.agd.AGD`.
+`info(name)` gives each record; `create(name, params, **hyper)` builds one.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import pytorch_optimizer
+import torch
+
+from doit.agd import AGD
+
+__all__ = ["OptimInfo", "names", "info", "create", "SCHEDULERS", "create_scheduler"]
+
+# Constructor arguments that select an implementation, not the algorithm: never part of a search space.
+_IMPLEMENTATION_ARGS = {"params", "foreach", "fused", "differentiable", "capturable", "maximize"}
+
+
+@dataclass(frozen=True)
+class OptimInfo:
+    """One registry record: ``factory(params, **defaults, **hyper)`` builds the optimizer."""
+
+    name: str
+    factory: Callable[..., torch.optim.Optimizer]
+    overrides: Mapping[str, Any]  # what differs from the factory's own defaults
+    reference: str
+    defaults: Mapping[str, Any] = field(init=False)  # the effective defaults (factory's + overrides)
+    accepted: tuple[str, ...] = field(init=False)  # hyperparameters `create` accepts
+
+    def __post_init__(self) -> None:
+        sig = inspect.signature(self.factory.__init__)
+        own = {
+            k: p.default
+            for k, p in sig.parameters.items()
+            if k not in _IMPLEMENTATION_ARGS and k != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+        }
+        unknown = set(self.overrides) - set(own)
+        if unknown:
+            raise TypeError(f"{self.name}: overrides {sorted(unknown)} are not arguments of {self.factory}")
+        object.__setattr__(self, "defaults", MappingProxyType({**own, **self.overrides}))
+        object.__setattr__(self, "accepted", tuple(own))
+
+
+_RECORDS = [
+    OptimInfo("sgd", torch.optim.SGD, {"lr": 1e-2}, "Robbins & Monro 1951"),
+    OptimInfo("sgdm", torch.optim.SGD, {"lr": 1e-2, "momentum": 0.9}, "Sutskever et al. 2013"),
+    OptimInfo("adagrad", torch.optim.Adagrad, {"lr": 1e-2}, "Duchi et al. 2011"),
+    OptimInfo("rmsprop", torch.optim.RMSprop, {"lr": 1e-2}, "Graves 2013"),
+    OptimInfo("adam", torch.optim.Adam, {"lr": 1e-3}, "Kingma & Ba 2014"),
+    OptimInfo("asgd", torch.optim.ASGD, {"lr": 1e-2}, "Polyak & Juditsky 1992"),
+    OptimInfo("adamw", torch.optim.AdamW, {"lr": 1e-3}, "Loshchilov & Hutter 2019"),
+    OptimInfo("nadam", torch.optim.NAdam, {"lr": 2e-3}, "Dozat 2016"),
+    OptimInfo("adamax", torch.optim.Adamax, {"lr": 2e-3}, "Kingma & Ba 2014 (Sec. 7.1)"),
+    # SWATS paper Algorithm 1 uses eps = 1e-9 (denominator and switch test); Adam's lr and betas.
+    OptimInfo("swats", pytorch_optimizer.SWATS, {"lr": 1e-3, "eps": 1e-9}, "Keskar & Socher 2017"),
+    # Padam authors' code: lr 0.1, eps 1e-8, L2 (coupled) decay; partial 1/8 as in their scripts.
+    # pytorch_optimizer's PAdam has no AMSGrad max of v_t (the authors' code takes it).
+    OptimInfo("padam", pytorch_optimizer.PAdam, {"lr": 1e-1, "partial": 0.125, "weight_decouple": False},
+              "Chen et al. 2018"),
+    # AdaBound authors' package: lr 1e-3, final_lr 0.1, gamma 1e-3, L2 (coupled) weight decay.
+    OptimInfo("adabound", pytorch_optimizer.AdaBound,
+              {"lr": 1e-3, "final_lr": 0.1, "gamma": 1e-3, "eps": 1e-8, "weight_decouple": False},
+              "Luo et al. 2019"),
+    OptimInfo("agd", AGD, {}, "Yue et al. 2023"),
+]
+_REGISTRY = {record.name: record for record in _RECORDS}
+
+
+def names() -> list[str]:
+    """The registered optimizer names, in registry order."""
+    return list(_REGISTRY)
+
+
+def info(name: str) -> OptimInfo:
+    """The registry record of optimizer ``name``."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown optimizer {name!r}; choose one of: {', '.join(_REGISTRY)}") from None
+
+
+def create(name: str, params: Iterable[Any], **hyper: Any) -> torch.optim.Optimizer:
+    """Build optimizer ``name`` over ``params`` with its documented defaults overridden by ``hyper``."""
+    record = info(name)
+    unknown = sorted(set(hyper) - set(record.accepted))
+    if unknown:
+        raise ValueError(
+            f"optimizer {name!r} does not accept {', '.join(unknown)}; accepted: {', '.join(record.accepted)}"
+        )
+    kwargs = {**record.overrides, **hyper}
+    lr = kwargs.get("lr", record.defaults["lr"])
+    if not lr > 0:
+        raise ValueError(f"optimizer {name!r}: lr={lr} must be > 0")
+    return record.factory(params, **kwargs)
+
+
+SCHEDULERS = ("steplr", "cosine")
+_SCHEDULER_ARGS = {"steplr": ("step_size", "gamma"), "cosine": ("eta_min",)}
+
+
+def create_scheduler(
+    kind: str, optimizer: torch.optim.Optimizer, total_steps: int, **kw: Any
+) -> torch.optim.lr_scheduler.LRScheduler:
+    """An LR scheduler stepped once per training step, ``total_steps`` times in all.
+
+    ``steplr``: torch StepLR; defaults ``step_size = max(1, round(0.3 * total_steps))`` (the lr is
+    multiplied by ``gamma = 0.1`` after 30%, 60% and 90% of training). ``cosine``: torch
+    CosineAnnealingLR with ``T_max = total_steps``, ``eta_min = 0``. Works on any optimizer,
+    including `doit.DOIT` (whose group lr is a multiplier on every candidate's lr).
+    """
+    if kind not in _SCHEDULER_ARGS:
+        raise ValueError(f"unknown scheduler {kind!r}; choose one of: {', '.join(SCHEDULERS)}")
+    unknown = sorted(set(kw) - set(_SCHEDULER_ARGS[kind]))
+    if unknown:
+        raise ValueError(
+            f"scheduler {kind!r} does not accept {', '.join(unknown)}; accepted: {', '.join(_SCHEDULER_ARGS[kind])}"
+        )
+    if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1:
+        raise ValueError(f"scheduler {kind!r}: total_steps={total_steps!r} must be an integer >= 1")
+    if kind == "steplr":
+        step_size = kw.get("step_size", max(1, round(0.3 * total_steps)))
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=step_size, gamma=kw.get("gamma", 0.1))
+    return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps, eta_min=kw.get("eta_min", 0.0))
