@@ -148,8 +148,13 @@ class DOIT(torch.optim.Optimizer):
     # ------------------------------------------------------------------ cycles
     def _begin_cycle(self, l0: torch.Tensor) -> None:
         self._l0, self._losses = l0, []
-        if self.nan_guard:
-            self._saved = [p.detach().clone() for g in self.param_groups for p in g["params"]]
+        if self.nan_guard:  # keep the buffers between cycles: a copy, no allocation
+            params = [p for g in self.param_groups for p in g["params"]]
+            if self._saved is None:
+                self._saved = [p.detach().clone() for p in params]
+            else:
+                for saved, p in zip(self._saved, params, strict=True):
+                    saved.copy_(p)
 
     def _close_cycle(self) -> bool:
         """Score the finished cycle (eq. 2), update weights (eq. 3) and surrogates. True if it diverged."""
