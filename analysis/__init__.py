@@ -1,0 +1,1 @@
+"""Tables and figures of the paper from run result files (reads results only; never imports runners)."""
