@@ -40,8 +40,12 @@ def _info(name: str):
         raise bad("method.optimizer", f"unknown optimizer {name!r}", registry.names()) from None
 
 
+def _plain(node) -> dict:
+    return {} if node is None else OmegaConf.to_container(node, resolve=True)
+
+
 def _hyper(method) -> dict:
-    hyper = OmegaConf.to_container(method.get("hyper") or {}, resolve=True)
+    hyper = _plain(method.get("hyper"))
     return {k: tuple(v) if isinstance(v, list) else v for k, v in hyper.items() if v is not None}
 
 
@@ -67,6 +71,8 @@ def build_method(cfg, params, state, steps_per_epoch: int, omega_t: float | None
                        n_components=int(method.n_components), state=state, inherit=bool(method.inherit),
                        nan_guard=bool(method.nan_guard), explode_factor=float(method.explode_factor),
                        seed=int(cfg.seed))
+        except ImportError as err:
+            raise bad("method.compression", str(err), ("pca", "random", "umap")) from None
         except (ValueError, TypeError) as err:
             raise bad("space", str(err)) from None
         return opt, None
@@ -77,7 +83,7 @@ def build_method(cfg, params, state, steps_per_epoch: int, omega_t: float | None
         raise bad("method.hyper", str(err)) from None
     if method.kind != "scheduled":
         return opt, None
-    kw = OmegaConf.to_container(method.get("scheduler_kw") or {}, resolve=True)
+    kw = _plain(method.get("scheduler_kw"))
     try:
         sched = registry.create_scheduler(method.scheduler, opt, int(cfg.epochs) * steps_per_epoch, **kw)
     except ValueError as err:

@@ -92,7 +92,25 @@ def first_line(text: str) -> str:
     return next((line.strip() for line in text.splitlines() if line.strip()), text.strip())
 
 
-def hydra_error_line(err: Exception) -> str:
+def _sibling_keys(key: str, overrides: list[str]) -> list[str] | None:
+    """The keys beside ``key`` in the config composed without the offending override (None if unknown)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import OmegaConf
+
+    rest = [o for o in overrides if o.split("=")[0].lstrip("+~") != key and "," not in o]
+    parent = key.rpartition(".")[0]
+    try:
+        GlobalHydra.instance().clear()
+        with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
+            cfg = compose("train", overrides=rest)
+        node = OmegaConf.select(cfg, parent) if parent else cfg
+        return sorted(str(k) for k in node.keys())
+    except Exception:  # best effort: the one-line error stands without the list
+        return None
+
+
+def hydra_error_line(err: Exception, overrides: list[str] = ()) -> str:
     """One line for one of Hydra's (multi-line) composition errors."""
     text = str(err)
     head = first_line(text)
@@ -103,8 +121,8 @@ def hydra_error_line(err: Exception) -> str:
     key = re.search(r"Could not (?:override|append to config\.) '([^']+)'", head)
     cause = err.__cause__
     if key:
-        why = first_line(str(cause)) if cause is not None else head
-        return str(bad(key.group(1), f"{why}; to add a new key write +{key.group(1)}=..."))
+        name = key.group(1)
+        return str(bad(name, f"unknown key (write +{name}=... to add one)", _sibling_keys(name, overrides)))
     return head + (f" ({first_line(str(cause))})" if cause is not None else "")
 
 

@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     except (HydraException, OmegaConfBaseException) as err:
         if user_full_error:
             raise
-        print(f"error: {schema.hydra_error_line(err)}", file=sys.stderr)
+        print(f"error: {schema.hydra_error_line(err, schema.override_args(argv))}", file=sys.stderr)
         return 2
     return 0
 

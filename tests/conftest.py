@@ -1,0 +1,34 @@
+"""Shared fixtures: compose the real config (lightning-hydra-template style) and run the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from hydra import compose, initialize_config_dir
+from omegaconf import open_dict
+
+from runners.schema import CONF_DIR
+
+REPO = CONF_DIR.parent
+# Shrunk, fast settings for runner tests (the digits default, fewer epochs, no display).
+FAST = ["epochs=1", "progress=off", "plot=false"]
+
+
+def compose_train(overrides: list[str]):
+    """``(cfg, choices)`` of ``conf/train.yaml`` with ``overrides``, without the ``hydra`` node."""
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    choices = dict(cfg.hydra.runtime.choices)
+    with open_dict(cfg):
+        del cfg["hydra"]
+    return cfg, choices
+
+
+def run_cli(args: list[str], timeout: float = 300, **kw) -> subprocess.CompletedProcess:
+    """``python -m runners.train *args`` from the repo root, output captured."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("HYDRA_FULL_ERROR", None)
+    return subprocess.run([sys.executable, "-m", "runners.train", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout, **kw)

@@ -1,0 +1,92 @@
+"""Every method, ablation and space option composed with the real config and run in-process for a few steps."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+from conftest import FAST, compose_train
+
+from runners.results import check_result
+from runners.schema import group_options
+from runners.train import run
+
+DOIT_FAST = ["method.tau=5", "method.n_ini=2"]  # past the cold start within one epoch (45 steps)
+DOIT_METHODS = {"doit", "random", "cyclical"}
+
+
+def _run(overrides, tmp_path):
+    cfg, choices = compose_train([*FAST, *overrides])
+    result = run(cfg, tmp_path, choices)
+    check_result(result)
+    assert json.loads((tmp_path / "result.json").read_text())["status"] == "complete"
+    assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 1
+    return result
+
+
+@pytest.mark.parametrize("method", group_options("method"))
+def test_every_method_runs(method, tmp_path):
+    extra = DOIT_FAST if method in DOIT_METHODS else []
+    result = _run([f"method={method}", *extra], tmp_path)
+    assert result["run"]["method"] == method
+    assert result["timing"]["steps"] == 45
+    assert 0.0 <= result["metrics"]["final_test_acc"] <= 100.0
+    if method in DOIT_METHODS:
+        assert result["doit"]["n_cycles"] == 9 and (tmp_path / "switches.csv").exists()
+        assert result["run"]["optimizer"] is None and result["run"]["space"] == "paper5"
+    else:
+        assert result["doit"] is None and result["run"]["lr"] > 0
+        assert not (tmp_path / "switches.csv").exists()
+
+
+ABLATIONS = [pytest.param(a, marks=pytest.mark.slow) if a == "umap" else a for a in group_options("ablation")]
+
+
+@pytest.mark.parametrize("ablation", ABLATIONS)
+def test_every_ablation_runs(ablation, tmp_path):
+    if ablation == "umap" and importlib.util.find_spec("umap") is None:
+        pytest.skip("umap-learn not installed (the umap extra)")
+    # umap (numba: 10-25 s to compile) needs a few snapshots to fit: a longer cold start
+    extra = ["method.tau=5", "method.n_ini=6"] if ablation == "umap" else DOIT_FAST
+    result = _run([f"ablation={ablation}", *extra], tmp_path)
+    assert result["run"]["ablation"] == ablation
+    if ablation == "no_transfer":
+        assert result["config"]["method"]["schedule"] == "no_transfer"
+
+
+@pytest.mark.parametrize("space", group_options("space"))
+def test_every_space_runs(space, tmp_path):
+    cfg, _ = compose_train([f"space={space}"])
+    n = sum(len(list(_product(h))) for h in cfg.space.grid.values())
+    result = _run([f"space={space}", *DOIT_FAST], tmp_path)
+    assert result["run"]["space"] == space
+    assert len(result["doit"]["share"]) == n
+
+
+def _product(hyper):
+    import itertools
+
+    return itertools.product(*hyper.values())
+
+
+def test_space_sizes_follow_figure_11():
+    sizes = []
+    for space in ["paper5_lr3", "fig11_1", "fig11_2", "fig11_3", "fig11_4", "fig11_5", "extended"]:
+        cfg, _ = compose_train([f"space={space}"])
+        sizes.append(sum(len(list(_product(h))) for h in cfg.space.grid.values()))
+    assert sizes == [15, 21, 33, 39, 45, 81, 87]
+
+
+def test_scheduler_over_any_optimizer_and_overrides(tmp_path):
+    result = _run(["method=steplr", "method.optimizer=adam", "lr=0.01", "+method.hyper.weight_decay=1e-4",
+                   "model=mlp", "batch_size=64"], tmp_path)
+    assert result["run"]["optimizer"] == "adam" and result["run"]["lr"] == 0.01
+    assert result["timing"]["steps"] == 23 and result["run"]["model"] == "mlp"
+
+
+@pytest.mark.parametrize("experiment", group_options("experiment"))
+def test_every_experiment_composes(experiment):
+    cfg, choices = compose_train([f"experiment={experiment}"])
+    assert choices["experiment"] == experiment
+    assert cfg.method.kind in ("doit", "single", "scheduled", "hybrid")
