@@ -157,7 +157,7 @@ def fig_curves(runs: pd.DataFrame, out: Path, scale: str) -> list[Path]:
         a1.set(xlabel="epoch", ylabel="training loss", yscale="log", title=column.label(scale))
         a2.set(xlabel="epoch", ylabel="test accuracy (%)")
         a2.legend(fontsize=7)
-        written += _save(fig, out, f"fig8_curves_{scale}_{column.label(scale).replace('/', '_')}")
+        written += _save(fig, out, f"fig8_curves_{scale}_{column.runs[scale][0]}_{column.runs[scale][1]}")
     return written
 
 

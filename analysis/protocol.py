@@ -39,7 +39,8 @@ class Column:
 
     def label(self, scale: str) -> str:
         dataset, model, mode = self.runs[scale]
-        return f"{dataset}/{model}" + ("" if mode == "full" else f"/{mode}")
+        label = f"{dataset}/{model}" + ("" if mode == "full" else f"/{mode}")
+        return label if scale == "paper" else f"{label} [paper: {self.key}]"
 
 
 @dataclass(frozen=True)

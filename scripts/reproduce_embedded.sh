@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make reproduce-embedded`: every embedded experiment (conf/experiment/*_embedded.yaml) as a Hydra
 # multirun, one after another (two training processes on 2 cores only slow each other down), then the
-# tables and figures. About 420 runs of the digits CNN/MLP (10 epochs each), budgeted for < 20 min on
+# tables and figures. About 420 runs of the digits CNN/MLP (6 epochs each), budgeted for < 20 min on
 # 2 CPU cores. table5_* and imagenet_* are left out: at embedded scale they are the digits/CNN runs of
 # table1 again (run them by hand: python -m runners.train -m experiment=table5_grid_embedded).
 set -euo pipefail

@@ -94,11 +94,11 @@ def test_build_table_aggregates_compares_and_lists_missing_runs(tmp_path):
     fill_table1(tmp_path)
     built = tables.build(protocol.TABLES["table1"], load_results(tmp_path).runs, tables.load_paper(), "embedded")
     cells = built.cells.set_index(["row", "column"])
-    sgd = cells.loc[("SGD", "digits/cnn")]
+    sgd = cells.loc[("SGD", "digits/cnn [paper: usps/resnet18]")]
     assert sgd["lr"] == 0.1 and sgd["n"] == 3
     assert sgd["mean"] == pytest.approx(92.1)
     assert sgd["paper"] == "96.1 ± 0.24"  # the paper's usps/ResNet18 cell beside our digits/CNN column
-    assert cells.loc[("SGDM", "digits/cnn")]["ours"] == "—"
+    assert cells.loc[("SGDM", "digits/cnn [paper: usps/resnet18]")]["ours"] == "—"
     diff = built.diffs.iloc[0]
     assert diff["best baseline"] == "Adam"
     assert diff["DOIT - best (pp)"] == pytest.approx(95.5 - 93.1)

@@ -40,7 +40,7 @@ def test_composes_and_sweeps_known_options(name):
     assert cfg.scale == ("embedded" if name.endswith("_embedded") else "paper")
     # the experiment's own values win over train.yaml's (needs `_self_` before `experiment` in its defaults)
     assert cfg.hydra.sweep.dir == f"outputs/sweeps/{name}"
-    assert cfg.epochs == (10 if name.endswith("_embedded") else 100)
+    assert cfg.epochs == (6 if name.endswith("_embedded") else 100)
     sweep = _sweep(cfg)
     assert sweep["seed"] == ["0", "1", "2"]
     for group in GROUPS:
