@@ -1,0 +1,103 @@
+"""Units of the runner: batches, convergence rule, time to target, result files, progress lines."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+import torch
+from torch import nn
+
+from runners.data import DataBundle, TensorBatches
+from runners.loop import LoopState, Trainer
+from runners.plots import active_per_step
+from runners.progress import Progress
+from runners.results import check_result, switches_rows, write_json, write_jsonl
+
+
+def _bundle(n=40, batch=8):
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(n, 1, 2, 2, generator=g), torch.randint(0, 3, (n,), generator=g)
+    return DataBundle(train=TensorBatches((x, y), batch, shuffle=True, seed=5),
+                      test=TensorBatches((x, y), 16, shuffle=False), num_classes=3, input_shape=(1, 2, 2))
+
+
+def test_tensor_batches_order_depends_on_seed_and_epoch_only():
+    data = _bundle()
+    first = [b[1] for b in data.train.epoch(3)]
+    again = [b[1] for b in TensorBatches((data.train.tensors[0], data.train.tensors[1]), 8, True, 5).epoch(3)]
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(first, [b[1] for b in data.train.epoch(4)], strict=True))
+    tail = [b[1] for b in data.train.epoch(3, start=2)]
+    assert all(torch.equal(a, b) for a, b in zip(first[2:], tail, strict=True))
+    assert len(TensorBatches((torch.zeros(41), torch.zeros(41)), 8, False)) == 6
+    text = TensorBatches({"input_ids": torch.zeros(5, 3), "labels": torch.arange(5)}, 2, False)
+    assert set(next(iter(text))) == {"input_ids", "labels"}
+
+
+def _trainer(lr, epochs, **kw):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    return Trainer(model, opt, None, _bundle(), epochs=epochs, device="cpu", is_doit=False, **kw)
+
+
+def test_convergence_rule_records_and_optionally_stops():
+    # lr = 0: the epoch training loss never changes, so the rule triggers after `patience` unchanged epochs
+    state = _trainer(0.0, 8, patience=3).run()
+    assert state.converged_epoch == 4 and state.epoch == 8 and not state.stopped
+    assert state.converged_time_s == state.metrics[3]["time_s"]
+    state = _trainer(0.0, 8, patience=3, stop=True).run()
+    assert state.converged_epoch == 4 and state.epoch == 4 and state.stopped
+    state = _trainer(0.5, 4, patience=3, tol=1e-12).run()
+    assert state.converged_epoch is None
+
+
+def test_time_to_target_and_metrics_rows():
+    state = _trainer(0.5, 3, target_acc=1.0).run()
+    assert state.time_to_target_s == state.metrics[0]["time_s"]
+    row = state.metrics[-1]
+    assert {"epoch", "step", "time_s", "train_loss", "train_acc", "test_loss", "test_acc"} <= set(row)
+    assert row["step"] == state.step == 15 and 0 <= row["test_acc"] <= 100
+    assert state.best_test_acc == max(r["test_acc"] for r in state.metrics)
+
+
+def test_loop_state_round_trip_mid_epoch():
+    trainer = _trainer(0.1, 2, checkpoint_every_steps=3)
+    saved = []
+    trainer.on_checkpoint = lambda: saved.append(trainer.state_dict()) if len(saved) == 0 else None
+    trainer.run()
+    state = LoopState.from_state_dict(saved[0]["loop"], "cpu")
+    assert (state.step, state.batch, state.epoch, len(state.epoch_losses)) == (3, 3, 0, 3)
+
+
+def test_result_schema_and_switch_rows(tmp_path):
+    result = {"schema": 1, "status": "complete", "run": {}, "metrics": {}, "timing": {}, "doit": None,
+              "config": {}}
+    with pytest.raises(ValueError, match="run"):
+        check_result(result)
+    log = [{"cycle": 0, "step": 0, "config": "a()", "phase": "cold", "score": 0.5, "recovered": False,
+            "candidates": []},
+           {"cycle": 1, "step": 25, "config": "b()", "phase": "surrogate", "score": None, "recovered": False,
+            "candidates": [{"config": "a()", "mean": 1.0, "sd": 2.0, "acq": 3.0},
+                           {"config": "b()", "mean": 4.0, "sd": 5.0, "acq": 6.0}]}]
+    header, rows = switches_rows(log, ["a()", "b()"])
+    assert header[6:] == ["mean[a()]", "sd[a()]", "acq[a()]", "mean[b()]", "sd[b()]", "acq[b()]"]
+    assert rows[0][6:] == [""] * 6 and rows[1][6:] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    assert active_per_step(30, log, "x") == ["a()"] * 25 + ["b()"] * 5
+    write_json(tmp_path / "r.json", {"a": 1})
+    write_jsonl(tmp_path / "m.jsonl", [{"a": 1}, {"a": 2}])
+    assert json.loads((tmp_path / "r.json").read_text()) == {"a": 1}
+    assert len((tmp_path / "m.jsonl").read_text().splitlines()) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.jsonl", "r.json"]  # no temp files left
+
+
+def test_progress_logs_lines_when_not_a_terminal(caplog):
+    progress = Progress("auto", total_steps=10, every_s=0.0)
+    assert progress.mode == "log"  # pytest captures stderr: not a terminal
+    with caplog.at_level(logging.INFO, logger="runners.train"):
+        progress.step(1, 1)
+        progress.epoch({"epoch": 1, "step": 5, "train_loss": 0.5, "test_acc": 90.0}, "adam(lr=0.001)")
+    assert "step 1/10" in caplog.text and "test_acc 90.00 [adam(lr=0.001)]" in caplog.text
+    progress.close()
