@@ -101,3 +101,40 @@ def test_progress_logs_lines_when_not_a_terminal(caplog):
         progress.epoch({"epoch": 1, "step": 5, "train_loss": 0.5, "test_acc": 90.0}, "adam(lr=0.001)")
     assert "step 1/10" in caplog.text and "test_acc 90.00 [adam(lr=0.001)]" in caplog.text
     progress.close()
+
+
+def test_preemption_checkpoints_at_step_boundary_then_hands_over(monkeypatch):
+    from runners import loop
+
+    trainer = _trainer(0.1, 3)
+    saved = []
+    trainer.on_checkpoint = lambda: saved.append(trainer.state.step)
+
+    class HandedOver(Exception):
+        pass
+
+    def after_checkpoint():
+        raise HandedOver
+
+    monkeypatch.setattr(loop.preemption, "requested", lambda: trainer.state.step >= 7)
+    monkeypatch.setattr(loop.preemption, "after_checkpoint", after_checkpoint)
+    with pytest.raises(HandedOver):
+        trainer.run()
+    assert saved == [5, 7] and trainer.state.batch == 2  # epoch end, then mid-epoch 2 at once
+
+
+def test_evaluate_f1_and_topk():
+    from contextlib import nullcontext
+
+    from runners.loop import evaluate
+
+    logits = torch.tensor([[3.0, 2.0, 1.0, 0.0], [0.0, 3.0, 2.0, 1.0], [0.0, 1.0, 3.0, 2.0], [3.0, 0.0, 1.0, 2.0]])
+    y = torch.tensor([0, 2, 1, 3])
+
+    class Fixed(nn.Module):
+        def forward(self, x):
+            return logits[x]
+
+    out = evaluate(Fixed(), [(torch.arange(4), y)], ["acc", "f1", "acc3"], 4, nullcontext)
+    assert out["acc"] == 25.0 and out["acc3"] == 75.0  # top-3 misses only the last row
+    assert out["f1"] == pytest.approx(100.0 * (1.0 + 0 + 0 + 0) / 4)  # macro F1: class 0 perfect, others 0
