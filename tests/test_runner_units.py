@@ -129,7 +129,7 @@ def test_evaluate_f1_and_topk():
     from runners.loop import evaluate
 
     logits = torch.tensor([[3.0, 2.0, 1.0, 0.0], [0.0, 3.0, 2.0, 1.0], [0.0, 1.0, 3.0, 2.0], [3.0, 0.0, 1.0, 2.0]])
-    y = torch.tensor([0, 2, 1, 3])
+    y = torch.tensor([0, 2, 1, 1])
 
     class Fixed(nn.Module):
         def forward(self, x):
@@ -137,4 +137,5 @@ def test_evaluate_f1_and_topk():
 
     out = evaluate(Fixed(), [(torch.arange(4), y)], ["acc", "f1", "acc3"], 4, nullcontext)
     assert out["acc"] == 25.0 and out["acc3"] == 75.0  # top-3 misses only the last row
-    assert out["f1"] == pytest.approx(100.0 * (1.0 + 0 + 0 + 0) / 4)  # macro F1: class 0 perfect, others 0
+    # predictions 0, 1, 2, 0: class 0 has P = 1/2, R = 1 (F1 2/3), classes 1 and 2 F1 0; macro over 3 labels
+    assert out["f1"] == pytest.approx(100.0 * (2 / 3) / 3)
