@@ -99,8 +99,8 @@ def _check_seed_sweep(sweep_dir: Path, proc: subprocess.CompletedProcess) -> Non
 def test_seed_sweep_on_slurm(slurm_cluster, tmp_path):
     proc = sweep(["seed=0,1,2", *TINY, *SLURM], tmp_path / "sweep")
     _check_seed_sweep(tmp_path / "sweep", proc)
-    assert re.findall(r"#\d : .*seed=(\d) -> job (\d+_\d)$", proc.stdout + proc.stderr, re.MULTILINE), \
-        "the three jobs should be tasks of one SLURM array"
+    arrays = re.findall(r"#\d : .* -> job (\d+)_\d$", proc.stdout + proc.stderr, re.MULTILINE)
+    assert len(arrays) == 3 and len(set(arrays)) == 1, "the three jobs should be tasks of one SLURM array"
 
 
 def test_seed_sweep_with_local_launcher(tmp_path):
@@ -110,7 +110,7 @@ def test_seed_sweep_with_local_launcher(tmp_path):
 
 @pytest.mark.slurm
 def test_usr2_checkpoints_requeues_and_resumes_to_the_same_result(slurm_cluster, tmp_path):
-    args = ["seed=0", "epochs=5", "batch_size=8", "plot=false", "progress=off", *SLURM]
+    args = ["seed=0", "epochs=6", "batch_size=8", "plot=false", "progress=off", *SLURM]
     preempted = subprocess.Popen(_command(args, tmp_path / "preempted"), cwd=ROOT, env=_env(),
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     straight = subprocess.Popen(_command(args, tmp_path / "straight"), cwd=ROOT, env=_env(),
@@ -121,7 +121,8 @@ def test_usr2_checkpoints_requeues_and_resumes_to_the_same_result(slurm_cluster,
             assert preempted.poll() is None and time.time() < deadline, "the job ended before its first epoch"
             time.sleep(0.1)
         run_dir = metrics[0].parent
-        job = next((tmp_path / "preempted" / ".submitit").iterdir()).name
+        job = next(p.name for p in (tmp_path / "preempted" / ".submitit").iterdir()
+                   if re.fullmatch(r"\d+(_\d+)?", p.name))
         for sig in ("TERM", "USR2"):  # what SLURM preemption delivers (as submitit's SlurmJob._interrupt)
             subprocess.run(["scancel", f"--signal={sig}", job], check=True, timeout=30)
         out_preempted = preempted.communicate(timeout=SWEEP_TIMEOUT_S)[0]
@@ -160,6 +161,30 @@ def test_crashed_job_fails_the_sweep_naming_it(slurm_cluster, tmp_path):
     failed = re.search(r"1 of 2 sweep jobs failed: #1 \(.*dataset\.root=missing.*\) job (\d+): "
                        r"(.*) \[log: (\S+_log\.err)\]", out)
     assert failed, out
-    assert "ConfigError: dataset.root" in failed.group(2)
+    assert "dataset.root: path 'missing' does not exist" in failed.group(2)
     assert Path(failed.group(3)).is_file() and f"/.submitit/{failed.group(1)}/" in failed.group(3)
     assert [r["run"]["dataset"] for _, r in results(tmp_path / "sweep").values()] == ["mnist"]
+
+
+def test_launcher_configs_compose_to_the_doit_launchers():
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        slurm = compose("train", ["hydra/launcher=slurm", "hydra.launcher.cpus_per_task=3"],
+                        return_hydra_config=True).hydra.launcher
+        local = compose("train", ["hydra/launcher=local"], return_hydra_config=True).hydra.launcher
+    assert slurm._target_ == "hydra_plugins.doit_launchers.launcher.DoitSlurmLauncher"
+    assert slurm.max_array_size == 1000 and slurm.max_num_timeout == 3
+    assert slurm.setup == ["export OMP_NUM_THREADS=3"]
+    assert local._target_ == "hydra_plugins.doit_launchers.launcher.DoitLocalLauncher"
+
+
+def test_launcher_rejects_bad_array_size_and_reads_error_lines(tmp_path):
+    from hydra_plugins.doit_launchers.launcher import DoitSlurmLauncher, _error_line
+
+    with pytest.raises(ValueError, match="hydra.launcher.max_array_size=0"):
+        DoitSlurmLauncher(max_array_size=0)
+    log = tmp_path / "1_0_log.err"
+    log.write_text("Traceback ...\nValueError: boom\nsrun: error: vm: task 0: Exited with exit code 1\n")
+    assert _error_line(log) == "ValueError: boom"
+    assert _error_line(tmp_path / "absent.err") == "no error log"
