@@ -1,13 +1,13 @@
 """Cost of one controller cycle on the GP surrogate: one ``add`` + one ``predict`` of 15 candidates.
 
-``python -m benchmarks.surrogate_cost`` (from the repository root) feeds one ``GPSurrogate`` 5,000 observations of a drifting
-synthetic problem (2 state dims doing a random walk + 3 hyperparameter dims, smooth score + noise) and
-prints the mean ms per cycle over the last min(N, 256) cycles before N = 100, 1,000, 5,000 observations,
-so amortised hyperparameter refits are included. Baseline, in the same process: what the naive design
-costs per cycle, a full scikit-learn refit (marginal-likelihood fit on all N points + predict) at
-N = 100 and 1,000 (5,000 is too slow), run with BLAS limited to one thread like the surrogate's own
-linear algebra. Prints the ratios baseline / surrogate. Wall and CPU (process) time are both shown: on a
-shared machine wall time is inflated by other processes; CPU time much less so.
+``python -m benchmarks.surrogate_cost`` (from the repository root) feeds one ``GPSurrogate`` 5,000
+observations of a drifting synthetic problem (2 state dims doing a random walk + 3 hyperparameter
+dims, smooth score + noise) and prints the mean ms per cycle over the last min(N, 256) cycles before
+N = 100, 1,000 and 5,000 observations, so amortised hyperparameter refits are included.
+Baseline, in the same process: a full scikit-learn refit per cycle (marginal-likelihood fit on all N
+points + predict) at N = 100 and 1,000 (5,000 is too slow), with BLAS limited to one thread like the
+surrogate's own linear algebra; then the ratios baseline / surrogate. Wall and CPU (process) time are
+both shown: on a shared machine wall time is inflated by other processes, CPU time much less so.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ def synthetic(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     grid = np.stack(np.meshgrid([-4.0, -3.0, -2.0], [0.0, 0.9], [0.0, 1.0], indexing="ij"), -1).reshape(-1, 3)
     hyper = grid[rng.integers(len(grid), size=n)]
     X = np.hstack([state, hyper])
-    y = np.tanh(np.sin(3 * X[:, 0]) * 0.05 - 0.02 * (X[:, 2] + 3) ** 2 + 0.01 * X[:, 3]) + rng.normal(scale=0.01,
-                                                                                                        size=n)
+    score = np.sin(3 * X[:, 0]) * 0.05 - 0.02 * (X[:, 2] + 3) ** 2 + 0.01 * X[:, 3]
+    y = np.tanh(score) + rng.normal(scale=0.01, size=n)
     cand_hyper = np.vstack([grid, grid[: N_CANDIDATES - len(grid)]])
     C = np.concatenate([np.repeat(state[:, None, :], N_CANDIDATES, 1),
                         np.broadcast_to(cand_hyper, (n, N_CANDIDATES, 3))], axis=2)
@@ -58,8 +58,8 @@ def time_surrogate(X: np.ndarray, y: np.ndarray, C: np.ndarray, **kwargs) -> np.
 
 def time_full_refit(X: np.ndarray, y: np.ndarray, C: np.ndarray, n: int, repeats: int) -> np.ndarray:
     """(wall, cpu) seconds per cycle when every cycle refits scikit-learn's GP on all n observations."""
-    kernel = ConstantKernel(1.0, (1e-3, 1e3)) * Matern(np.ones(X.shape[1]), (1e-3, 1e3), nu=2.5) + WhiteKernel(
-        0.1, (1e-6, 10.0))
+    matern = Matern(np.ones(X.shape[1]), (1e-3, 1e3), nu=2.5)
+    kernel = ConstantKernel(1.0, (1e-3, 1e3)) * matern + WhiteKernel(0.1, (1e-6, 10.0))
     t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(repeats):
         with warnings.catch_warnings(), threadpool_limits(1, user_api="blas"):

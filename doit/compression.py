@@ -120,9 +120,10 @@ class _Compressor:
 
     def load_state_dict(self, state: dict) -> None:
         for key in ("method", "n_components", "seed"):
-            if state[key] != getattr(self, key):
-                raise ValueError(f"compressor state has {key}={state[key]!r}, this one {getattr(self, key)!r}; "
-                                 "build it with make_compressor using the saved settings")
+            mine = getattr(self, key)
+            if state[key] != mine:
+                raise ValueError(f"compressor state has {key}={state[key]!r}, this one {mine!r}; "
+                                 "rebuild it with make_compressor(saved settings)")
         self._sizes = None if state["sizes"] is None else [int(s) for s in state["sizes"]]
         if self._sizes is not None:
             self._load_layers(state["layers"])

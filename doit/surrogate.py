@@ -3,7 +3,9 @@
 Input: compressed parameter state + the configuration's hyperparameter vector; output: the performance
 score s (eq. 2) as a predictive mean and the latent function's standard deviation (used by eq. 4-7).
 
-Kernel (scikit-learn): ``ConstantKernel * Matern(nu=2.5, ARD length scales) + WhiteKernel``. Targets are
+Kernel (scikit-learn): ``ConstantKernel * Matern(nu=2.5, ARD length scales) + WhiteKernel``; default
+initial values / bounds: amplitude 1 / (1e-3, 1e3), length scales 1 / (1e-3, 1e3), noise 0.1 / (1e-6, 10),
+all in standardised-target units, plus a 1e-10 diagonal jitter. Targets are
 standardised like ``GaussianProcessRegressor(normalize_y=True)``: minus the window mean, divided by the
 window standard deviation (1 when that is ~0, i.e. with one observation).
 
@@ -240,12 +242,12 @@ class GPSurrogate:
         kappa = float(self._kernel.k1.diag(x2)[0]) + self._noise
         row = sl.solve_triangular(self._L, k, lower=True, check_finite=False) if len(k) else k
         d2 = kappa - float(row @ row)
+        if not d2 > 0.0:
+            raise np.linalg.LinAlgError("GPSurrogate: kernel matrix lost positive definiteness; raise jitter "
+                                        "or the lower bound of noise_level_bounds")
         self._X = np.vstack([self._X, x2])
         self._y = np.append(self._y, y)
         self._alpha = None
-        if d2 <= 0.0:  # round-off made the bordered matrix look singular: factor it from scratch
-            self._rebuild()
-            return
         n = len(self._y)
         L = np.zeros((n, n))
         L[:-1, :-1] = self._L

@@ -31,7 +31,8 @@ def test_select_state_fnmatch_in_model_order():
     chosen = select_state(model.named_parameters(), ["2.*", "0.bias"])
     assert [n for n, _ in chosen] == ["0.bias", "2.weight", "2.bias"]
     assert chosen[1][1] is model[2].weight
-    assert [n for n, _ in select_state(dict(model.named_parameters()), "*.weight")] == ["0.weight", "2.weight"]
+    weights = select_state(dict(model.named_parameters()), "*.weight")
+    assert [n for n, _ in weights] == ["0.weight", "2.weight"]
 
 
 def test_select_state_error_lists_names():
