@@ -166,7 +166,6 @@ def run(cfg: DictConfig, out_dir: Path, choices: dict | None = None) -> dict:
                               omega_t=transfer["omega_t"] if transfer else None)
     lr = effective_lr(cfg)
     results.write_text(out_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
-    progress = Progress(cfg.progress, int(cfg.epochs) * len(data.train), 0)
     wall_before = float(ckpt["wall_time_s"]) if ckpt else 0.0
 
     def save_checkpoint() -> None:
@@ -185,7 +184,7 @@ def run(cfg: DictConfig, out_dir: Path, choices: dict | None = None) -> dict:
                       amp=bool(cfg.amp), tol=float(cfg.convergence.tol), patience=int(cfg.convergence.patience),
                       stop=bool(cfg.convergence.stop), target_acc=cfg.target_acc,
                       checkpoint_every_steps=int(cfg.checkpoint_every_steps), on_checkpoint=save_checkpoint,
-                      on_epoch=write_epoch_files, progress=progress)
+                      on_epoch=write_epoch_files)
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
@@ -193,10 +192,9 @@ def run(cfg: DictConfig, out_dir: Path, choices: dict | None = None) -> dict:
             sched.load_state_dict(ckpt["scheduler"])
         trainer.load_state_dict(ckpt["trainer"])
         checkpoint.set_rng_state(ckpt["rng"])
-        if progress._bar is not None:
-            progress._bar.update(trainer.state.step)
         log.info("resumed from %s at epoch %d, step %d", out_dir / "checkpoint.pt", trainer.state.epoch,
                  trainer.state.step)
+    trainer.progress = progress = Progress(cfg.progress, int(cfg.epochs) * len(data.train), trainer.state.step)
     if not trainer.finished:
         trainer.run()
     else:
