@@ -2,7 +2,7 @@
 PY ?= python
 RESULTS ?= outputs
 REPORT ?= reports
-EXP ?= table1_embedded
+EXP ?= table1_grid_embedded
 LAUNCHER ?= basic
 
 .PHONY: install demo test lint bench tables figures sweep reproduce-embedded slurm-up slurm-down
@@ -21,5 +21,23 @@ lint:
 
 bench:
 	$(PY) benchmarks/controller_overhead.py
+	$(PY) -m benchmarks.surrogate_cost
 	$(PY) benchmarks/runner_overhead.py
-	$(PY) benchmarks/surrogate_cost.py
+
+tables:
+	$(PY) -m analysis tables --results $(RESULTS) --out $(REPORT)/tables
+
+figures:
+	$(PY) -m analysis figures --results $(RESULTS) --out $(REPORT)/figures
+
+sweep:
+	PY=$(PY) scripts/sweep.sh $(EXP) $(LAUNCHER)
+
+reproduce-embedded:
+	RESULTS=$(RESULTS) REPORT=$(REPORT) PY=$(PY) bash scripts/reproduce_embedded.sh
+
+slurm-up:
+	scripts/slurm/start.sh
+
+slurm-down:
+	scripts/slurm/stop.sh
