@@ -109,8 +109,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer cycles (a smoke run)")
     args = parser.parse_args()
     cycles = 50 if args.quick else 300
-    torch.set_num_threads(max(1, torch.get_num_threads()))
-    print("DOIT controller overhead (CPU, %d torch threads)" % torch.get_num_threads())
+    print(f"DOIT controller overhead (CPU, {torch.get_num_threads()} torch threads)")
     for n in (100, 1000, 5000):
         print(f"  N = {n:>5} observations: {ms_per_cycle(n, cycles):6.3f} ms per cycle")
     ctrl, wall, share = digits_share(epochs=2 if args.quick else 10)

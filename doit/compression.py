@@ -187,7 +187,11 @@ class UMAPCompressor(_Compressor):
     """umap-learn per layer, fitted on the snapshots (``n_neighbors`` clipped to n_snapshots - 1)."""
 
     method = "umap"
-    min_snapshots = 3
+
+    @property
+    def min_snapshots(self) -> int:
+        """UMAP's spectral initialisation needs more points than n_components + 1."""
+        return max(3, self.n_components + 2)
 
     def __init__(self, n_components: int, seed: int):
         try:

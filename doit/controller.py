@@ -197,7 +197,8 @@ class DOIT(torch.optim.Optimizer):
         if self.strategy == "random":
             return int(self._rng.integers(m)), "random", []
         self._snapshot = self._take_snapshot()
-        if i < self.n_ini or self._current is None:
+        enough = self.compressor.fitted or len(self._pending) + 1 >= self.compressor.min_snapshots
+        if i < self.n_ini or self._current is None or not enough:  # cold start (eq. 3)
             w = np.ones(m) if self.initial == "uniform" else np.asarray(self.weights)
             return int(self._rng.choice(m, p=w / w.sum())), "cold", []
         x_state = self._compressed_state()

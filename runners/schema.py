@@ -210,6 +210,8 @@ def _validate_data(cfg: Mapping) -> None:
     dataset = cfg["dataset"]
     for key in ("root", "path"):
         value = dataset.get(key)
+        if key == "root" and dataset.get("download"):
+            continue  # the loader creates it and downloads into it
         if value is not None and not Path(str(value)).expanduser().exists():
             raise bad(f"dataset.{key}", f"path {str(value)!r} does not exist; point dataset.{key}= at the "
                       f"directory holding the {dataset.get('name', 'dataset')} files")

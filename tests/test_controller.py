@@ -150,7 +150,7 @@ def test_lr_scheduler_scales_every_candidate():
     model, x, y = make_problem()
     opt = make_opt(model, strategy="cyclical")
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=10, gamma=0.5)
-    for step, xb, yb in batches(x, y, 0, 25):
+    for _, xb, yb in batches(x, y, 0, 25):
         loss = nn.functional.cross_entropy(model(xb), yb)
         opt.zero_grad()
         loss.backward()
@@ -210,3 +210,15 @@ def test_uniform_initial_ignores_weights():
     train(model, opt, x, y, 0, 200)
     assert {r["phase"] for r in opt.log} == {"cold"}
     assert len({r["config"] for r in opt.log}) == 5
+
+
+def test_cold_start_lasts_until_the_compressor_can_be_fitted():
+    model, x, y = make_problem()
+    opt = make_opt(model, n_ini=0)  # PCA needs two snapshots: cycle 0 is still a cold-start cycle
+    train(model, opt, x, y, 0, 26)
+    assert [r["phase"] for r in opt.log[:3]] == ["cold", "surrogate", "surrogate"]
+    pytest.importorskip("umap")
+    model, x, y = make_problem()
+    opt = make_opt(model, n_ini=2, compression="umap", n_components=2)  # UMAP needs 4 snapshots
+    train(model, opt, x, y, 0, 31)  # the 4th snapshot is the one taken at the start of cycle 3
+    assert [r["phase"] for r in opt.log[:6]] == ["cold"] * 3 + ["surrogate"] * 3

@@ -107,9 +107,9 @@ def test_score_and_weight_bounded_for_any_losses(losses, l0, alpha, w_min):
     scale=st.floats(min_value=1e-3, max_value=1e3),
 )
 def test_score_is_scale_invariant(losses, l0, scale):
-    # every term of eq. 2 is a ratio of losses
+    # every term of eq. 2 is a ratio of losses; only EPS (1e-12 on losses >= 1e-6) breaks the symmetry
     scaled = performance_score([v * scale for v in losses], l0 * scale, 0.5)
-    assert scaled == pytest.approx(performance_score(losses, l0, 0.5), abs=1e-9)
+    assert scaled == pytest.approx(performance_score(losses, l0, 0.5), abs=1e-5)
 
 
 @given(st.lists(st.floats(min_value=1e-3, max_value=1e3), min_size=2, max_size=20, unique=True))
