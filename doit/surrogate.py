@@ -77,7 +77,8 @@ class GPSurrogate:
     Args:
         window: most observations the GP conditions on (W).
         refit_every: additions between hyperparameter refits (after a warm-up at 4, 8, 16, ... additions).
-        refit_maxiter: L-BFGS-B iterations per refit (warm-started, so a few usually suffice).
+        refit_maxiter: L-BFGS-B iterations per refit (warm-started, so a few usually suffice); the
+            objective evaluations are capped at twice that.
         constant_value, constant_value_bounds: initial amplitude (variance of the standardised latent
             function) and its bounds.
         length_scale, length_scale_bounds: initial ARD length scale (every input dimension) and bounds.
@@ -91,8 +92,8 @@ class GPSurrogate:
     def __init__(
         self,
         window: int = 128,
-        refit_every: int = 64,
-        refit_maxiter: int = 20,
+        refit_every: int = 128,
+        refit_maxiter: int = 10,
         constant_value: float = 1.0,
         constant_value_bounds: tuple[float, float] = (1e-3, 1e3),
         length_scale: float = 1.0,
@@ -129,7 +130,7 @@ class GPSurrogate:
         self._y = np.zeros(0)
         self._L = np.zeros((0, 0))
         self._n_added = 0
-        self._alpha: np.ndarray | None = None
+        self._alpha: tuple[np.ndarray, float, float] | None = None
 
     # ----------------------------------------------------------------- public API
     @property
@@ -179,14 +180,16 @@ class GPSurrogate:
         if len(self._y) == 0:
             prior_sd = np.sqrt(self._amplitude())
             return np.zeros(len(X)), np.full(len(X), prior_sd)
-        y_mean, y_std = _normalisation(self._y)
         with _blas_threads(self.blas_threads):
-            if self._alpha is None:
-                self._alpha = sl.cho_solve((self._L, True), (self._y - y_mean) / y_std, check_finite=False)
+            if self._alpha is None:  # cached until the next add/refit
+                y_mean, y_std = _normalisation(self._y)
+                alpha = sl.cho_solve((self._L, True), (self._y - y_mean) / y_std, check_finite=False)
+                self._alpha = (alpha, y_mean, y_std)
+            alpha, y_mean, y_std = self._alpha
             k_star = self._kernel.k1(X, self._X)
             v = sl.solve_triangular(self._L, k_star.T, lower=True, check_finite=False)
-            mean = k_star @ self._alpha
-            var = self._kernel.k1.diag(X) - np.einsum("ij,ij->j", v, v)
+            mean = k_star @ alpha
+            var = self._amplitude() - np.einsum("ij,ij->j", v, v)  # k(x, x) of a stationary kernel
         return mean * y_std + y_mean, np.sqrt(np.clip(var, 0.0, None)) * y_std
 
     def state_dict(self) -> dict:
@@ -276,7 +279,7 @@ class GPSurrogate:
     def _lbfgsb(self, obj_func, initial_theta, bounds):
         res = scipy.optimize.minimize(
             obj_func, initial_theta, method="L-BFGS-B", jac=True, bounds=bounds,
-            options={"maxiter": self.refit_maxiter},
+            options={"maxiter": self.refit_maxiter, "maxfun": 2 * self.refit_maxiter},
         )
         return res.x, res.fun
 
