@@ -69,7 +69,7 @@ def _flatten(result: dict, path: Path) -> dict:
     row["n_cycles"] = doit.get("n_cycles")
     row["omega_t"] = doit.get("omega_t")
     row["path"] = str(path.parent)
-    row["mtime"] = path.stat().st_mtime
+    row["mtime"] = path.stat().st_mtime if path.exists() else 0.0
     return row
 
 
@@ -108,9 +108,10 @@ def load_results(root: str | Path) -> Collection:
             rows.append(_flatten(result, path))
         except (AttributeError, TypeError, KeyError) as err:
             skipped.append((str(path), f"malformed: {type(err).__name__}: {err}"))
+    if not rows:  # keep the columns, so an empty results root renders empty tables
+        empty = _flatten({"run": {}}, root / "result.json")
+        return Collection(pd.DataFrame(columns=list(empty)), skipped)
     runs = pd.DataFrame(rows)
-    if runs.empty:
-        return Collection(runs, skipped)
     runs = runs.sort_values("mtime")
     key = runs[list(IDENTITY)].apply(lambda r: "|".join(map(str, r)), axis=1)
     dup = key.duplicated(keep="last")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
+from omegaconf import OmegaConf, open_dict
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
@@ -66,3 +66,19 @@ def test_embedded_keeps_methods_ablations_and_seeds(name):
     paper, embedded = _sweep(_compose(name)), _sweep(_compose(f"{name}_embedded"))
     for key in set(paper) - {"dataset", "model"} - {"method.n_ini", "method.tau", "method.n_components"}:
         assert embedded[key] == paper[key], f"{name}: embedded sweeps {key} differently"
+
+
+@pytest.mark.parametrize("name", [e for e in EXPERIMENTS if e.endswith("_embedded") and "toys" not in e])
+def test_embedded_variants_pass_the_runner_schema(name):
+    """The first run of each embedded sweep is a valid runner config (e.g. YAML's bare `off` is false)."""
+    from runners.schema import validate
+
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONF)):
+        base = compose("train", overrides=[f"experiment={name}"], return_hydra_config=True)
+        params = base.hydra.sweeper.params or {}
+        first = [f"{k}={str(v).split(',')[0]}" for k, v in params.items()]
+        cfg = compose("train", overrides=[f"experiment={name}", *first], return_hydra_config=True)
+    choices = dict(cfg.hydra.runtime.choices)
+    with open_dict(cfg):
+        del cfg["hydra"]
+    validate(cfg, choices)
