@@ -18,24 +18,16 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from hydra import compose, initialize_config_dir
-from omegaconf import open_dict
 
 from runners.checkpoint import load
 from runners.data import build_data
 from runners.models import build_model
-from runners.schema import CONF_DIR
-from runners.train import run
+from runners.train import compose, run
 
 
 def config(epochs: int):
-    overrides = ["method=sgdm", f"epochs={epochs}", "batch_size=32", "progress=off", "plot=false", "threads=1"]
-    with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
-        cfg = compose("train", overrides=overrides, return_hydra_config=True)
-    choices = dict(cfg.hydra.runtime.choices)
-    with open_dict(cfg):
-        del cfg["hydra"]
-    return cfg, choices
+    return compose(["method=sgdm", f"epochs={epochs}", "batch_size=32", "progress=off", "plot=false",
+                    "threads=1"])
 
 
 def runner_once(cfg, choices) -> tuple[float, float, int]:

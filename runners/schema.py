@@ -215,3 +215,15 @@ def _validate_data(cfg: Mapping) -> None:
         if value is not None and not Path(str(value)).expanduser().exists():
             raise bad(f"dataset.{key}", f"path {str(value)!r} does not exist; point dataset.{key}= at the "
                       f"directory holding the {dataset.get('name', 'dataset')} files")
+
+
+def import_named(key: str, module: str | None, example: str):
+    """The module a config names under ``key`` (e.g. ``dataset.loader``), or a one-line ``ConfigError``."""
+    import importlib
+
+    if not module:
+        raise bad(key, f"missing; name the module that builds it (e.g. {key.split('.')[-1]}: {example})")
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as err:
+        raise bad(key, f"cannot import {module!r} ({err})") from None

@@ -116,6 +116,20 @@ def _build_result(cfg, choices, config, state, opt, transfer, lr, wall_s) -> dic
     }
 
 
+def compose(overrides: list[str]) -> tuple[DictConfig, dict]:
+    """``(cfg, choices)`` of ``conf/train.yaml`` with ``overrides`` (no ``hydra`` node): input of ``run``."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from omegaconf import open_dict
+
+    with initialize_config_dir(version_base="1.3", config_dir=str(schema.CONF_DIR)):
+        cfg = hydra_compose("train", overrides=overrides, return_hydra_config=True)
+    choices = dict(cfg.hydra.runtime.choices)
+    with open_dict(cfg):
+        del cfg["hydra"]
+    return cfg, choices
+
+
 def run(cfg: DictConfig, out_dir: Path, choices: dict | None = None) -> dict:
     """Train (or resume, or re-report) the run of ``cfg`` in ``out_dir``; return ``result.json``'s dict."""
     t_start = time.perf_counter()

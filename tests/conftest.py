@@ -6,10 +6,8 @@ import os
 import subprocess
 import sys
 
-from hydra import compose, initialize_config_dir
-from omegaconf import open_dict
-
 from runners.schema import CONF_DIR
+from runners.train import compose
 
 REPO = CONF_DIR.parent
 # Shrunk, fast settings for runner tests (the digits default, fewer epochs, no display).
@@ -18,12 +16,7 @@ FAST = ["epochs=1", "progress=off", "plot=false"]
 
 def compose_train(overrides: list[str]):
     """``(cfg, choices)`` of ``conf/train.yaml`` with ``overrides``, without the ``hydra`` node."""
-    with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
-        cfg = compose("train", overrides=overrides, return_hydra_config=True)
-    choices = dict(cfg.hydra.runtime.choices)
-    with open_dict(cfg):
-        del cfg["hydra"]
-    return cfg, choices
+    return compose(overrides)
 
 
 def run_cli(args: list[str], timeout: float = 300, **kw) -> subprocess.CompletedProcess:

@@ -74,3 +74,14 @@ def test_bad_mode_and_bad_lora_targets_are_one_line():
     cfg = OmegaConf.merge(CFG, {"model": {"lora": {"target_modules": ["nothing_here"]}}})
     with pytest.raises(ConfigError, match="model.lora.target_modules"):
         apply_mode(Net(), "lora", cfg)
+
+
+def test_lora_on_the_embedded_mlp_adapts_its_hidden_layers():
+    pytest.importorskip("peft")
+    from runners.models.small import SmallMLP
+
+    model = SmallMLP((1, 8, 8), 10)
+    info = apply_mode(model, "lora", OmegaConf.create({}))
+    names = [n for n, _ in info.trainable_params]
+    assert {n.split(".")[0] for n in names if ".lora_" in n} == {"1", "3"}
+    assert all(".lora_" in n or n.startswith("fc.") for n in names)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 import signal
 import subprocess
@@ -58,14 +57,6 @@ def test_kill_and_resume_equals_uninterrupted(tmp_path):
 
 
 def _same_switches(a, b):
-    """Choices, steps and scores exactly; GP predictions to 1e-9 (doit's GPSurrogate restores its kernel
-    through log-hyperparameters, so mean/sd/acq may differ in the last bit after a resume)."""
+    """Every cell of switches.csv, the GP predictions included, equal to the letter."""
     with open(a) as fa, open(b) as fb:
-        ra, rb = list(csv.DictReader(fa)), list(csv.DictReader(fb))
-    assert len(ra) == len(rb)
-    for x, y in zip(ra, rb, strict=True):
-        for key in x:
-            if key.split("[")[0] in ("mean", "sd", "acq") and x[key]:
-                assert math.isclose(float(x[key]), float(y[key]), rel_tol=1e-9, abs_tol=1e-12), key
-            else:
-                assert x[key] == y[key], key
+        assert list(csv.DictReader(fa)) == list(csv.DictReader(fb))

@@ -17,14 +17,13 @@ key for text. ``TensorBatches`` keeps whole tensors in (device) memory: no DataL
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import torch
 
-from runners.schema import bad
+from runners.schema import import_named
 
 
 class Batches(Protocol):
@@ -89,12 +88,5 @@ class TensorBatches:
 
 def build_data(dataset_cfg, model_cfg, batch_size: int, seed: int, device) -> DataBundle:
     """Import ``dataset_cfg.loader`` and call its ``build``."""
-    loader = dataset_cfg.get("loader")
-    if not loader:
-        raise bad("dataset.loader", "missing; name the module that builds this dataset "
-                  "(e.g. loader: runners.data.digits)")
-    try:
-        module = importlib.import_module(loader)
-    except ModuleNotFoundError as err:
-        raise bad("dataset.loader", f"cannot import {loader!r} ({err})") from None
+    module = import_named("dataset.loader", dataset_cfg.get("loader"), "runners.data.digits")
     return module.build(dataset_cfg, model_cfg, batch_size, seed, device)

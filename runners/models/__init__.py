@@ -11,21 +11,12 @@ see ``runners.modes``). Nothing here needs editing to add a family.
 
 from __future__ import annotations
 
-import importlib
-
 from torch import nn
 
-from runners.schema import bad
+from runners.schema import import_named
 
 
 def build_model(model_cfg, data) -> nn.Module:
     """Import ``model_cfg.builder`` and call its ``build``."""
-    builder = model_cfg.get("builder")
-    if not builder:
-        raise bad("model.builder", "missing; name the module that builds this model "
-                  "(e.g. builder: runners.models.small)")
-    try:
-        module = importlib.import_module(builder)
-    except ModuleNotFoundError as err:
-        raise bad("model.builder", f"cannot import {builder!r} ({err})") from None
+    module = import_named("model.builder", model_cfg.get("builder"), "runners.models.small")
     return module.build(model_cfg, data)

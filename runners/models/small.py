@@ -38,6 +38,7 @@ class SmallMLP(nn.Sequential):
         super().__init__(*layers)
         self.fc = nn.Linear(width, num_classes)
         self.head_modules = ["fc"]
+        self.lora_targets = [str(i) for i, m in enumerate(layers) if isinstance(m, nn.Linear)]  # mode=lora
 
 
 def build(model_cfg, data) -> nn.Module:
