@@ -4,7 +4,8 @@ Per step: forward, cross-entropy, backward, ``optimizer.step`` (DOIT also gets t
 the update, ``step(loss=...)``), optional scheduler step. Per epoch: evaluation on the test (and
 validation) batches, the paper's convergence rule (section 5.1: |change of the epoch training loss|
 < ``tol`` for ``patience`` consecutive epochs; ``stop`` decides whether it ends training) and time to a
-target test accuracy. Checkpoints: at every epoch end, every ``checkpoint_every_steps`` steps and when
+target test accuracy. Checkpoints: at an epoch end when ``checkpoint_every_s`` seconds passed since the
+last one (and always after the last epoch), every ``checkpoint_every_steps`` steps and when
 ``runners.preemption.requested()``; the loop's state (``state_dict``) records the position inside the
 epoch so a resumed run skips exactly the consumed batches and ends bit-for-bit like an uninterrupted one.
 """
@@ -114,12 +115,14 @@ class Trainer:
     def __init__(self, model, optimizer, scheduler, data, *, epochs: int, device, is_doit: bool,
                  amp: bool = False, tol: float = 1e-4, patience: int = 10, stop: bool = False,
                  target_acc: float | None = None, checkpoint_every_steps: int = 0,
+                 checkpoint_every_s: float = 0.0,
                  on_checkpoint: Callable[[], None] = lambda: None,
                  on_epoch: Callable[[LoopState], None] = lambda s: None, progress=None):
         self.model, self.optimizer, self.scheduler, self.data = model, optimizer, scheduler, data
         self.epochs, self.device, self.is_doit = epochs, torch.device(device), is_doit
         self.tol, self.patience, self.stop, self.target_acc = tol, patience, stop, target_acc
-        self.every = checkpoint_every_steps
+        self.every, self.every_s = checkpoint_every_steps, checkpoint_every_s
+        self._last_checkpoint = time.perf_counter()
         self.on_checkpoint, self.on_epoch, self.progress = on_checkpoint, on_epoch, progress
         self.amp = bool(amp) and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda") if self.amp else None
@@ -144,6 +147,7 @@ class Trainer:
 
     def _checkpoint(self) -> None:
         self.on_checkpoint()
+        self._last_checkpoint = time.perf_counter()
         if preemption.requested():
             preemption.after_checkpoint()
 
@@ -187,7 +191,8 @@ class Trainer:
             s.step_time_s += now - t_epoch
             self._end_epoch()
             self.on_epoch(s)
-            self._checkpoint()
+            if self.finished or time.perf_counter() - self._last_checkpoint >= self.every_s:
+                self._checkpoint()
         return s
 
     def _end_epoch(self) -> None:

@@ -25,7 +25,7 @@ MODES = ("full", "head", "lora")
 PROGRESS = ("auto", "bar", "log", "off")
 SCALES = ("embedded", "paper")
 # Top-level keys whose change does not change a run's result (a resumed run may differ in them).
-VOLATILE_KEYS = ("progress", "plot", "checkpoint_every_steps")
+VOLATILE_KEYS = ("progress", "plot", "checkpoint_every_steps", "checkpoint_every_s")
 # Flags of Hydra's command line that take a value (their value is not an override).
 _FLAGS_WITH_VALUE = {"-cn", "--config-name", "-cp", "--config-path", "-cd", "--config-dir", "-c", "--cfg",
                      "-p", "--package", "--experimental-rerun"}
@@ -152,6 +152,7 @@ def validate(cfg: Mapping, choices: Mapping | None = None) -> None:
     _positive(cfg, "lr", cfg["lr"], 0, True)
     _positive(cfg, "threads", cfg.get("threads"), 1, False, integer=True)
     _positive(cfg, "checkpoint_every_steps", cfg["checkpoint_every_steps"], 0, False, integer=True)
+    _positive(cfg, "checkpoint_every_s", cfg["checkpoint_every_s"], 0, False)
     _positive(cfg, "convergence.tol", cfg["convergence"]["tol"], 0, False)
     _positive(cfg, "convergence.patience", cfg["convergence"]["patience"], 1, False, integer=True)
     if cfg["target_acc"] is not None:

@@ -197,7 +197,8 @@ def run(cfg: DictConfig, out_dir: Path, choices: dict | None = None) -> dict:
     trainer = Trainer(model, opt, sched, data, epochs=int(cfg.epochs), device=device, is_doit=is_doit,
                       amp=bool(cfg.amp), tol=float(cfg.convergence.tol), patience=int(cfg.convergence.patience),
                       stop=bool(cfg.convergence.stop), target_acc=cfg.target_acc,
-                      checkpoint_every_steps=int(cfg.checkpoint_every_steps), on_checkpoint=save_checkpoint,
+                      checkpoint_every_steps=int(cfg.checkpoint_every_steps),
+                      checkpoint_every_s=float(cfg.checkpoint_every_s or 0), on_checkpoint=save_checkpoint,
                       on_epoch=write_epoch_files)
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
