@@ -64,17 +64,36 @@ def _contour(ax, toy, title: str) -> None:
     ax.set(xlim=(x0, x1), ylim=(y0, y1), title=title)
 
 
+def _toy_panels(functions: list[str]):
+    """One contour panel per toy function: ``(figure, [(axis, ToyFunction), ...])``."""
+    from doit.toys import FUNCTIONS
+
+    fig, axes = plt.subplots(1, len(functions), figsize=(4 * len(functions), 4), squeeze=False)
+    panels = []
+    for ax, fname in zip(axes[0], functions, strict=True):
+        _contour(ax, FUNCTIONS[fname], fname)
+        panels.append((ax, FUNCTIONS[fname]))
+    return fig, panels
+
+
+def _single_paths(ax, toy, optimizers: dict, steps: int, **style) -> None:
+    """One path per single optimizer (name -> lr) from the toy's start point."""
+    from doit.toys import run_path
+
+    for opt, lr in optimizers.items():
+        path = run_path(toy.fn, _factory(opt, lr), toy.start, steps)
+        ax.plot(path[:, 0], path[:, 1], color=OPT_COLORS.get(opt), label=f"{opt} (lr={lr:g})", **style)
+
+
 def fig_toy_paths(settings: dict, out: Path) -> list[Path]:
     """Figure 1 (many runs per optimizer, lr drawn log-uniformly per run) and Figure 4 (one run each)."""
-    from doit.toys import FUNCTIONS, run_path
+    from doit.toys import run_path
 
     written = []
     s1 = settings["fig1"]
-    fig, axes = plt.subplots(1, len(s1["functions"]), figsize=(4 * len(s1["functions"]), 4), squeeze=False)
+    fig, panels = _toy_panels(s1["functions"])
     rng = np.random.default_rng(s1["seed"])
-    for ax, fname in zip(axes[0], s1["functions"], strict=True):
-        toy = FUNCTIONS[fname]
-        _contour(ax, toy, fname)
+    for ax, toy in panels:
         for opt, (lo, hi) in s1["optimizers"].items():
             for r in range(s1["runs"]):
                 lr = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
@@ -84,13 +103,9 @@ def fig_toy_paths(settings: dict, out: Path) -> list[Path]:
         ax.legend(fontsize=7)
     written += _save(fig, out, "fig1_toy_paths")
     s4 = settings["fig4"]
-    fig, axes = plt.subplots(1, len(s4["functions"]), figsize=(4 * len(s4["functions"]), 4), squeeze=False)
-    for ax, fname in zip(axes[0], s4["functions"], strict=True):
-        toy = FUNCTIONS[fname]
-        _contour(ax, toy, fname)
-        for opt, lr in s4["optimizers"].items():
-            path = run_path(toy.fn, _factory(opt, lr), toy.start, s4["steps"])
-            ax.plot(path[:, 0], path[:, 1], "-", color=OPT_COLORS.get(opt), lw=1.2, label=f"{opt} (lr={lr:g})")
+    fig, panels = _toy_panels(s4["functions"])
+    for ax, toy in panels:
+        _single_paths(ax, toy, s4["optimizers"], s4["steps"], lw=1.2)
         ax.legend(fontsize=7)
     written += _save(fig, out, "fig4_directions")
     return written
@@ -99,17 +114,13 @@ def fig_toy_paths(settings: dict, out: Path) -> list[Path]:
 def fig_interleaved(settings: dict, out: Path) -> list[Path]:
     """Figure 7(a): single-optimizer paths and a DOIT path (``doit.DOIT`` switching among them)."""
     import doit
-    from doit.toys import FUNCTIONS, run_path
+    from doit.toys import run_path
 
     s = settings["fig7a"]
     grid = {opt: {"lr": [lr]} for opt, lr in s["optimizers"].items()}
-    fig, axes = plt.subplots(1, len(s["functions"]), figsize=(4 * len(s["functions"]), 4), squeeze=False)
-    for ax, fname in zip(axes[0], s["functions"], strict=True):
-        toy = FUNCTIONS[fname]
-        _contour(ax, toy, fname)
-        for opt, lr in s["optimizers"].items():
-            path = run_path(toy.fn, _factory(opt, lr), toy.start, s["steps"])
-            ax.plot(path[:, 0], path[:, 1], color=OPT_COLORS.get(opt), lw=1, alpha=0.7, label=opt)
+    fig, panels = _toy_panels(s["functions"])
+    for ax, toy in panels:
+        _single_paths(ax, toy, s["optimizers"], s["steps"], lw=1, alpha=0.7)
         d = s["doit"]
         path = run_path(toy.fn, lambda params, d=d: doit.DOIT(params, space=grid, tau=d["tau"], n_ini=d["n_ini"],
                                                           omega_t=0.0, seed=d["seed"], state=list(params)),

@@ -54,6 +54,14 @@ wait_pidfile() {  # wait_pidfile FILE NAME -> echo pid
     sleep 0.1
   done
 }
+start_daemon() {  # start_daemon NAME: run /usr/sbin/NAME (it daemonises), wait for its pid file, record it
+  local name=$1 pid
+  if alive "$name"; then log "$name already running"; return 0; fi
+  rm -f "$DIR/$name.pid"
+  "/usr/sbin/$name" </dev/null || die "$name failed"
+  pid=$(wait_pidfile "$DIR/$name.pid" "$name") || die "$name did not start"
+  record "$name" "$pid"
+}
 
 # ---------------------------------------------------------------- 1. install (if missing)
 PKGS=(munge slurm-client slurmctld slurmd)
@@ -227,32 +235,14 @@ if [ "$ACCT" = 1 ]; then
       GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';
       GRANT ALL ON slurm_acct_db.* TO 'slurm'@'localhost';" || die "mariadb grants failed"
   fi
-  if alive slurmdbd; then log "slurmdbd already running"
-  else
-    rm -f "$DIR/slurmdbd.pid"
-    /usr/sbin/slurmdbd </dev/null || die "slurmdbd failed"
-    pid=$(wait_pidfile "$DIR/slurmdbd.pid" slurmdbd) || die "slurmdbd did not start"
-    record slurmdbd "$pid"
-    wait_for "slurmdbd" sacctmgr -n list cluster
-  fi
+  start_daemon slurmdbd
+  wait_for "slurmdbd" sacctmgr -n list cluster
 fi
 
 # ---------------------------------------------------------------- 5. slurmctld + slurmd
-if alive slurmctld; then log "slurmctld already running"
-else
-  rm -f "$DIR/slurmctld.pid"
-  /usr/sbin/slurmctld </dev/null || die "slurmctld failed"
-  pid=$(wait_pidfile "$DIR/slurmctld.pid" slurmctld) || die "slurmctld did not start"
-  record slurmctld "$pid"
-fi
+start_daemon slurmctld
 wait_for "slurmctld" scontrol ping
-if alive slurmd; then log "slurmd already running"
-else
-  rm -f "$DIR/slurmd.pid"
-  /usr/sbin/slurmd </dev/null || die "slurmd failed"
-  pid=$(wait_pidfile "$DIR/slurmd.pid" slurmd) || die "slurmd did not start"
-  record slurmd "$pid"
-fi
+start_daemon slurmd
 
 node_state() { sinfo -h -n "$HOST" -o %T 2>/dev/null | head -n1; }
 end=$((SECONDS + TMO))
