@@ -1,0 +1,230 @@
+"""``result.json``: the one record a run writes (``runners``) and analysis reads (docs/architecture.md).
+
+This module is the only place that lists result keys. ``runners`` builds a ``Result`` and writes it
+with ``dumps``; ``analysis`` reads every file through ``loads``, which validates types and ranges
+and raises ``RecordError`` (one line: the field and the problem) for anything else.
+
+Strict JSON: a non-finite float is written as ``null`` and its dotted field name is listed in
+``nonfinite``, so any JSON reader can open the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args, get_origin
+
+SCHEMA = 2
+Status = Literal["complete", "diverged"]
+
+
+class RecordError(ValueError):
+    """A ``result.json`` that does not follow the record; ``str(err)`` names the field and the problem."""
+
+
+@dataclass
+class RunInfo:
+    """What was run: the identity of the run inside a table."""
+
+    experiment: str | None
+    scale: str
+    dataset: str
+    model: str
+    mode: str
+    method: str                       # the method option (doit, random, adam, steplr, swats, ...)
+    seed: int
+    epochs: int
+    batch_size: int
+    ablation: str = "none"
+    variant: str | None = None
+    space: str | None = None          # DOIT strategies: the space option ...
+    space_grid: dict | None = None    # ... and its grid (optimizer -> hyperparameter -> values)
+    tau: int | None = None
+    n_ini: int | None = None
+    n_components: int | None = None
+    compression: str | None = None
+    initial: str | None = None
+    schedule: str | None = None
+
+
+@dataclass
+class Hyper:
+    """The effective hyperparameters of a single, scheduled or hybrid run (registry defaults filled in)."""
+
+    optimizer: str
+    lr: float
+    scheduler: str | None = None      # steplr | cosine | None
+    params: dict = field(default_factory=dict)   # every other optimizer keyword (momentum, weight_decay, ...)
+
+
+@dataclass
+class Metrics:
+    """Accuracies are percentages in [0, 100]; null when the run diverged before an evaluation."""
+
+    final_test_acc: float | None
+    best_test_acc: float | None
+    final_train_acc: float | None
+    final_train_loss: float | None
+    test_f1: float | None = None
+    test_acc3: float | None = None
+    test_acc5: float | None = None
+    val_acc: float | None = None
+    best_val_acc: float | None = None
+
+
+@dataclass
+class Timing:
+    train_time_s: float
+    wall_time_s: float
+    epochs_run: int
+    steps: int
+    transfer_time_s: float = 0.0
+    controller_time_s: float = 0.0
+    converged_epoch: int | None = None
+    converged_time_s: float | None = None
+    target_acc: float | None = None
+    time_to_target_s: float | None = None
+
+
+@dataclass
+class DoitSummary:
+    """DOIT strategies (doit, random, cyclical): switching and the transferability weight (eq. 6)."""
+
+    n_switches: int
+    n_cycles: int
+    share: dict                       # configuration label -> fraction of completed cycles
+    omega_t: float
+    logme: float | None = None
+    leep: float | None = None
+    omega_p: float | None = None
+    recovered_cycles: int = 0         # cycles rolled back by the divergence guard
+
+
+@dataclass
+class Result:
+    status: Status
+    run: RunInfo
+    metrics: Metrics
+    timing: Timing
+    hyper: Hyper | None = None        # None for DOIT strategies (their candidates are run.space_grid)
+    doit: DoitSummary | None = None
+    diverged_step: int | None = None  # status "diverged": the step of the first non-finite loss
+    config: dict = field(default_factory=dict)   # the composed config, for people; analysis never reads it
+    nonfinite: list = field(default_factory=list)
+    schema: int = SCHEMA
+
+
+ACCURACY_FIELDS = ("final_test_acc", "best_test_acc", "final_train_acc", "test_f1", "test_acc3", "test_acc5",
+                   "val_acc", "best_val_acc")
+
+
+# ---------------------------------------------------------------------------------------------- writing
+def _strict(value, where: str, nonfinite: list[str]):
+    if isinstance(value, float) and not math.isfinite(value):
+        nonfinite.append(where)
+        return None
+    if isinstance(value, dict):
+        return {k: _strict(v, f"{where}.{k}", nonfinite) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strict(v, f"{where}[{i}]", nonfinite) for i, v in enumerate(value)]
+    return value
+
+
+def to_dict(result: Result) -> dict:
+    """The record as strict-JSON-ready data: non-finite floats become null and are listed in ``nonfinite``."""
+    data = dataclasses.asdict(result)
+    found: list[str] = []
+    out = {k: (v if k == "nonfinite" else _strict(v, k, found)) for k, v in data.items()}
+    out["nonfinite"] = sorted(set(result.nonfinite) | set(found))
+    return out
+
+
+def dumps(result: Result) -> str:
+    return json.dumps(to_dict(result), indent=2, allow_nan=False) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------- reading
+def _check_value(value, hint, where: str):
+    """``value`` converted to ``hint`` (dataclasses recursively), or ``RecordError``."""
+    origin = get_origin(hint)
+    if origin in (types.UnionType, typing.Union):
+        options = get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        inner = [h for h in options if h is not type(None)]
+        return _check_value(value, inner[0], where)
+    if origin is Literal:
+        if value not in get_args(hint):
+            raise RecordError(f"{where}: {value!r} is not one of {', '.join(map(str, get_args(hint)))}")
+        return value
+    if dataclasses.is_dataclass(hint):
+        return _from(hint, value, where)
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise RecordError(f"{where}: expected a number, got {type(value).__name__} {value!r:.40}")
+        if not math.isfinite(value):
+            raise RecordError(f"{where}: {value} is not finite")
+        return float(value)
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise RecordError(f"{where}: expected an integer, got {type(value).__name__} {value!r:.40}")
+        return value
+    expected = {str: str, dict: dict, list: list, Any: object}[hint]
+    if not isinstance(value, expected):
+        raise RecordError(f"{where}: expected {expected.__name__}, got {type(value).__name__} {value!r:.40}")
+    return value
+
+
+def _from(cls, data, where: str):
+    if not isinstance(data, dict):
+        raise RecordError(f"{where or 'top level'}: expected an object, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise RecordError(f"{where or 'top level'}: unknown keys {', '.join(unknown)}")
+    kwargs = {}
+    for name, f in fields.items():
+        path = f"{where}.{name}" if where else name
+        if name not in data:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise RecordError(f"{path}: missing")
+            continue
+        kwargs[name] = _check_value(data[name], hints[name], path)
+    return cls(**kwargs)
+
+
+def from_dict(data) -> Result:
+    """Validate ``data`` (a parsed ``result.json``) against the record; ``RecordError`` says why not."""
+    if not isinstance(data, dict):
+        raise RecordError(f"top level: expected an object, got {type(data).__name__}")
+    if data.get("schema") != SCHEMA:
+        raise RecordError(f"schema {data.get('schema')!r} (this suite reads schema {SCHEMA}; rerun the run)")
+    result = _from(Result, data, "")
+    for name in ACCURACY_FIELDS:
+        value = getattr(result.metrics, name)
+        if value is not None and not 0.0 <= value <= 100.0:
+            raise RecordError(f"metrics.{name}: {value} is outside [0, 100]")
+    if result.status == "complete" and result.metrics.final_test_acc is None:
+        raise RecordError("metrics.final_test_acc: missing in a complete run")
+    for name, value in (result.doit.share.items() if result.doit else ()):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
+            raise RecordError(f"doit.share.{name}: {value!r} is not a fraction")
+    return result
+
+
+def loads(text: str) -> Result:
+    """Parse and validate a ``result.json`` text (``RecordError`` for invalid JSON too)."""
+    try:
+        data = json.loads(text, parse_constant=lambda token: _reject_constant(token))
+    except json.JSONDecodeError as err:
+        raise RecordError(f"not JSON: {err}") from None
+    return from_dict(data)
+
+
+def _reject_constant(token: str):
+    raise RecordError(f"not strict JSON: bare {token}")
