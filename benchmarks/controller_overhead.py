@@ -25,20 +25,27 @@ from torch import nn
 import doit
 from doit.space import hyper_vector
 
-PAPER5 = {"sgd": {"lr": [0.01]}, "sgdm": {"lr": [0.01], "momentum": [0.9]}, "adagrad": {"lr": [0.01]},
-          "rmsprop": {"lr": [0.001]}, "adam": {"lr": [0.001]}}
+PAPER5 = {
+    "sgd": {"lr": [0.01]},
+    "sgdm": {"lr": [0.01], "momentum": [0.9]},
+    "adagrad": {"lr": [0.01]},
+    "rmsprop": {"lr": [0.001]},
+    "adam": {"lr": [0.001]},
+}
 
 
 def prefill(opt: doit.DOIT, n_obs: int, seed: int = 0) -> None:
     """Fit the compressor on random snapshots and give the surrogates `n_obs` observations, round-robin."""
     rng = np.random.default_rng(seed)
-    dims = [sum(t.numel() for t in group) for group in opt._state_groups]
-    opt.compressor.fit([[rng.normal(size=d) for d in dims] for _ in range(8)])
+    bank = opt.selector.bank
+    dims = [sum(t.numel() for t in group) for group in bank.state]
+    bank.compressor.fit([[rng.normal(size=d) for d in dims] for _ in range(8)])
     for k in range(n_obs):
-        config = opt.configs[k % len(opt.configs)]
-        x_state = opt.compressor.transform([rng.normal(size=d) for d in dims])
-        opt.surrogates[config.optimizer].add(np.concatenate([x_state, hyper_vector(config)]),
-                                             float(np.tanh(rng.normal(scale=0.3))))
+        candidate = opt.configs[k % len(opt.configs)]
+        x_state = bank.compressor.transform([rng.normal(size=d) for d in dims])
+        bank.surrogates[candidate.optimizer].add(
+            np.concatenate([x_state, hyper_vector(candidate)]), float(np.tanh(rng.normal(scale=0.3)))
+        )
 
 
 def ms_per_cycle(n_obs: int, cycles: int) -> float:
@@ -63,14 +70,21 @@ def surrogate_ms_per_cycle(n_obs: int, cycles: int) -> float:
     opt = doit.DOIT(nn.Linear(512, 10).parameters(), space=PAPER5, tau=1, n_ini=0, seed=0)
     prefill(opt, n_obs)
     rng = np.random.default_rng(1)
-    inputs = [np.concatenate([rng.normal(size=opt.compressor.transform([rng.normal(size=5130)]).shape),
-                              hyper_vector(c)]) for c in opt.configs]
+    bank = opt.selector.bank
+    inputs = [
+        np.concatenate(
+            [rng.normal(size=bank.compressor.transform([rng.normal(size=5130)]).shape), hyper_vector(c)]
+        )
+        for c in opt.configs
+    ]
     t0 = time.perf_counter()
     for k in range(cycles):
-        config = opt.configs[k % len(opt.configs)]
-        opt.surrogates[config.optimizer].add(inputs[k % len(inputs)], float(np.tanh(rng.normal(scale=0.3))))
+        candidate = opt.configs[k % len(opt.configs)]
+        bank.surrogates[candidate.optimizer].add(
+            inputs[k % len(inputs)], float(np.tanh(rng.normal(scale=0.3)))
+        )
         for x, c in zip(inputs, opt.configs, strict=True):
-            opt.surrogates[c.optimizer].predict(x[None, :])
+            bank.surrogates[c.optimizer].predict(x[None, :])
     return 1e3 * (time.perf_counter() - t0) / cycles
 
 
@@ -83,8 +97,14 @@ def digits_share(epochs: int) -> tuple[float, float, float]:
     data = digits.build(OmegaConf.create({}), None, batch_size=32, seed=0, device=torch.device("cpu"))
     torch.manual_seed(0)
     model = SmallCNN(data.input_shape, data.num_classes)
-    opt = doit.DOIT(model.parameters(), space=PAPER5, tau=25, n_ini=20, seed=0,
-                    state=[(n, p) for n, p in model.named_parameters() if n.startswith("fc.")])
+    opt = doit.DOIT(
+        model.parameters(),
+        space=PAPER5,
+        tau=25,
+        n_ini=20,
+        seed=0,
+        state=[(n, p) for n, p in model.named_parameters() if n.startswith("fc.")],
+    )
     t0 = time.perf_counter()
     for epoch in range(epochs):
         for xb, yb in data.train.epoch(epoch):
@@ -101,8 +121,14 @@ def resnet18_share(cycles: int, n_obs: int) -> tuple[float, float, float, float]
 
     torch.manual_seed(0)
     model = resnet18(num_classes=10)
-    opt = doit.DOIT(model.parameters(), space=PAPER5, tau=25, n_ini=0, seed=0,
-                    state=[(n, p) for n, p in model.named_parameters() if n.startswith("fc.")])
+    opt = doit.DOIT(
+        model.parameters(),
+        space=PAPER5,
+        tau=25,
+        n_ini=0,
+        seed=0,
+        state=[(n, p) for n, p in model.named_parameters() if n.startswith("fc.")],
+    )
     prefill(opt, n_obs)
     x, y = torch.randn(64, 3, 32, 32), torch.randint(0, 10, (64,))
 
@@ -130,14 +156,18 @@ def main() -> None:
     cycles = 50 if args.quick else 300
     print(f"DOIT controller overhead (CPU, {torch.get_num_threads()} torch threads)")
     for n in (100, 1000, 5000):
-        print(f"  N = {n:>5} observations: surrogates (update + predict all) "
-              f"{surrogate_ms_per_cycle(n, 2 * cycles):6.3f} ms, whole controller "
-              f"{ms_per_cycle(n, cycles):6.3f} ms per cycle")
+        print(
+            f"  N = {n:>5} observations: surrogates (update + predict all) "
+            f"{surrogate_ms_per_cycle(n, 2 * cycles):6.3f} ms, whole controller "
+            f"{ms_per_cycle(n, cycles):6.3f} ms per cycle"
+        )
     ctrl, wall, share = digits_share(epochs=2 if args.quick else 10)
     print(f"  digits small CNN run: controller {ctrl:.3f} s of {wall:.2f} s wall = {100 * share:.2f}%")
     step_s, ms_cycle, ctrl, share = resnet18_share(cycles=1 if args.quick else 4, n_obs=5000)
-    print(f"  ResNet18 32x32 batch 64 (N = 5000): {1e3 * step_s:.1f} ms per step, controller "
-          f"{ms_cycle:.2f} ms per 25-step cycle = {100 * share:.3f}% of wall time")
+    print(
+        f"  ResNet18 32x32 batch 64 (N = 5000): {1e3 * step_s:.1f} ms per step, controller "
+        f"{ms_cycle:.2f} ms per 25-step cycle = {100 * share:.3f}% of wall time"
+    )
 
 
 if __name__ == "__main__":

@@ -39,8 +39,10 @@ def synthetic(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     score = np.sin(3 * X[:, 0]) * 0.05 - 0.02 * (X[:, 2] + 3) ** 2 + 0.01 * X[:, 3]
     y = np.tanh(score) + rng.normal(scale=0.01, size=n)
     cand_hyper = np.vstack([grid, grid[: N_CANDIDATES - len(grid)]])
-    C = np.concatenate([np.repeat(state[:, None, :], N_CANDIDATES, 1),
-                        np.broadcast_to(cand_hyper, (n, N_CANDIDATES, 3))], axis=2)
+    C = np.concatenate(
+        [np.repeat(state[:, None, :], N_CANDIDATES, 1), np.broadcast_to(cand_hyper, (n, N_CANDIDATES, 3))],
+        axis=2,
+    )
     return X, y, C
 
 
@@ -81,20 +83,26 @@ def main() -> None:
     X, y, C = synthetic(max(SIZES), args.seed)
     time_surrogate(X[:80], y[:80], C[:80], **kwargs)  # warm-up: imports, first refits
     times = time_surrogate(X, y, C, **kwargs)
-    print(f"GPSurrogate(window={settings.window}, refit_every={settings.refit_every}, "
-          f"refit_maxiter={settings.refit_maxiter}, seed={settings.seed}), {N_CANDIDATES} candidates/predict")
+    print(
+        f"GPSurrogate(window={settings.window}, refit_every={settings.refit_every}, "
+        f"refit_maxiter={settings.refit_maxiter}, seed={settings.seed}), {N_CANDIDATES} candidates/predict"
+    )
     ours = {}
     for n in SIZES:
         last = min(n, 256)
-        ours[n] = times[n - last:n].mean(axis=0) * 1e3
-        print(f"  N={n:>5}: wall {ours[n][0]:7.3f} ms/cycle, cpu {ours[n][1]:7.3f} ms/cycle "
-              f"(mean of cycles {n - last + 1}..{n}, refits included)")
+        ours[n] = times[n - last : n].mean(axis=0) * 1e3
+        print(
+            f"  N={n:>5}: wall {ours[n][0]:7.3f} ms/cycle, cpu {ours[n][1]:7.3f} ms/cycle "
+            f"(mean of cycles {n - last + 1}..{n}, refits included)"
+        )
     print("baseline: full scikit-learn refit per cycle (fit on all N + predict), 1 BLAS thread")
     for n in BASELINE_SIZES:
         base = time_full_refit(X, y, C, n, repeats=3 if n <= 100 else 1) * 1e3
         ratio = base / ours[n]
-        print(f"  N={n:>5}: wall {base[0]:9.1f} ms/cycle, cpu {base[1]:9.1f} ms/cycle   "
-              f"ratio baseline/surrogate: wall {ratio[0]:7.1f}x, cpu {ratio[1]:7.1f}x")
+        print(
+            f"  N={n:>5}: wall {base[0]:9.1f} ms/cycle, cpu {base[1]:9.1f} ms/cycle   "
+            f"ratio baseline/surrogate: wall {ratio[0]:7.1f}x, cpu {ratio[1]:7.1f}x"
+        )
     print(f"  N={max(SIZES):>5}: skipped (a full refit takes tens of seconds)")
 
 

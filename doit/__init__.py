@@ -1,11 +1,18 @@
 """DOIT: dynamic interleaving of optimizers (ICLR 2026), as a library.
 
-`doit.DOIT` is a drop-in `torch.optim.Optimizer`; the modules hold the paper's pieces:
-`score` (eq. 2, 3), `acquisition` (eq. 4-7), `transferability` (LogME, LEEP, eq. 6),
-`surrogate` (the GP per optimizer type), `compression` (parameter-state input),
-`optimizers` (the registry of single and hybrid optimizers), `space`, `toys`.
+`doit.DOIT` is a `torch.optim.Optimizer` that needs each batch's loss (a one-line change to a training
+loop); the modules hold the paper's pieces: `score` (eq. 2, 3), `acquisition` (eq. 4-7),
+`transferability` (LogME, LEEP, eq. 6), `surrogate` (the GP per optimizer type), `compression`
+(parameter-state input), `bank` (compressor + GPs), `selection` (Algorithm 1's strategies), `cycle`
+(one switch cycle and its rollback), `optimizers` (the registry and its traits), `inherit`, `space`,
+`toys`.
 """
 
+from doit.acquisition import Schedule
+from doit.compression import Compression
 from doit.controller import DOIT
+from doit.score import Spread
+from doit.selection import Initial, Strategy
+from doit.space import Candidate
 
-__all__ = ["DOIT"]
+__all__ = ["DOIT", "Candidate", "Compression", "Initial", "Schedule", "Spread", "Strategy"]

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-import math
+import enum
 from collections.abc import Sequence
 
 import numpy as np
 from scipy.special import expit
 
-SCHEDULES = ("eq7", "halve", "no_transfer", "no_halving")
-"""``eq7``: eq. 7 as printed; ``halve``: the text's intent (ambiguity 1); ``no_transfer``: eq. 4
-(ablation "w/o omega_t"); ``no_halving``: eq. 5 (ablation "w/o halve")."""
+from doit import checks
+
+
+class Schedule(enum.StrEnum):
+    """``eq7``: eq. 7 as printed; ``halve``: the text's intent (ambiguity 1); ``no_transfer``: eq. 4
+    (ablation "w/o omega_t"); ``no_halving``: eq. 5 (ablation "w/o halve")."""
+
+    eq7 = "eq7"
+    halve = "halve"
+    no_transfer = "no_transfer"
+    no_halving = "no_halving"
+
+
+SCHEDULES = tuple(Schedule)
 
 
 def transferability_weight(omega_p: float, omega_d: Sequence[float], beta: float) -> float:
@@ -43,24 +54,27 @@ def acquisition(s_mu, s_sigma, omega_t: float, i: int, n: int, schedule: str = "
     ``s_mu + alpha * s_sigma``; ``no_halving`` (eq. 5): ``s_mu + (1 - omega_t) * s_sigma``.
     Arrays (broadcast) or floats in; an array, or a float for scalar inputs, out.
     """
-    if schedule not in SCHEDULES:
-        raise ValueError(f"schedule={schedule!r} is unknown: choose one of {', '.join(SCHEDULES)}")
-    if not 0.0 <= omega_t <= 1.0:
-        raise ValueError(f"omega_t={omega_t!r} must lie in [0, 1] (eq. 6)")
-    if int(n) != n or n < 1:
-        raise ValueError(f"n={n!r} (halving period) must be an integer >= 1 cycle")
-    if int(i) != i or i < 0:
-        raise ValueError(f"i={i!r} (cycle index) must be an integer >= 0")
-    if not math.isfinite(alpha):
-        raise ValueError(f"alpha={alpha!r} must be a finite number (eq. 4)")
+    return acquire(
+        s_mu,
+        s_sigma,
+        checks.number("omega_t", omega_t, 0.0, 1.0),
+        checks.integer("i", i, 0),
+        checks.integer("n", n, 1),
+        checks.choice("schedule", schedule, Schedule),
+        checks.number("alpha", alpha),
+    )
+
+
+def acquire(s_mu, s_sigma, omega_t: float, i: int, n: int, schedule: Schedule, alpha: float):
+    """`acquisition` without the argument checks (for the controller, which validated them once)."""
     mu = np.asarray(s_mu, dtype=np.float64)
     sd = np.asarray(s_sigma, dtype=np.float64)
-    halving = 2.0 ** -(int(i) // int(n))
-    if schedule == "eq7":
+    halving = 2.0 ** -(i // n)
+    if schedule == Schedule.eq7:
         value = expit(mu + (1.0 - halving * omega_t) * sd)
-    elif schedule == "halve":
+    elif schedule == Schedule.halve:
         value = expit(mu + (1.0 - omega_t) * halving * sd)
-    elif schedule == "no_transfer":
+    elif schedule == Schedule.no_transfer:
         value = mu + alpha * sd
     else:
         value = mu + (1.0 - omega_t) * sd

@@ -20,6 +20,7 @@ Methods:
 
 from __future__ import annotations
 
+import enum
 import fnmatch
 from collections.abc import Iterable, Sequence
 
@@ -29,7 +30,18 @@ import torch
 from sklearn.decomposition import PCA
 from sklearn.random_projection import SparseRandomProjection
 
-METHODS = ("pca", "random", "umap")
+from doit import checks
+
+
+class Compression(enum.StrEnum):
+    """The parameter-state compression methods (module docstring)."""
+
+    pca = "pca"
+    random = "random"
+    umap = "umap"
+
+
+METHODS = tuple(Compression)
 
 
 def select_state(named_params, patterns: str | Sequence[str]) -> list[tuple[str, torch.Tensor]]:
@@ -49,8 +61,9 @@ def select_state(named_params, patterns: str | Sequence[str]) -> list[tuple[str,
 
 def flatten_state(tensors: Iterable) -> np.ndarray:
     """Concatenate tensors (or ``(name, tensor)`` pairs) into one detached 1-D float64 CPU array."""
-    parts = [(t[1] if isinstance(t, tuple) else t).detach().to("cpu", torch.float64).reshape(-1)
-             for t in tensors]
+    parts = [
+        (t[1] if isinstance(t, tuple) else t).detach().to("cpu", torch.float64).reshape(-1) for t in tensors
+    ]
     if not parts:
         raise ValueError("flatten_state: no tensors given; select at least one parameter")
     return torch.cat(parts).numpy()
@@ -58,15 +71,12 @@ def flatten_state(tensors: Iterable) -> np.ndarray:
 
 def make_compressor(method: str = "pca", n_components: int = 2, seed: int = 0):
     """Build a layer-wise compressor: ``fit(snapshots)``, ``transform(snapshot)``, ``fitted``, state."""
-    if n_components < 1:
-        raise ValueError(f"n_components={n_components} must be >= 1")
-    if method == "pca":
-        return PCACompressor(n_components, seed)
-    if method == "random":
-        return RandomProjectionCompressor(n_components, seed)
-    if method == "umap":
-        return UMAPCompressor(n_components, seed)
-    raise ValueError(f"compression={method!r} is unknown; choose one of {', '.join(METHODS)}")
+    kind = {
+        Compression.pca: PCACompressor,
+        Compression.random: RandomProjectionCompressor,
+        Compression.umap: UMAPCompressor,
+    }[checks.choice("compression", method, Compression)]
+    return kind(checks.integer("n_components", n_components, 1), checks.integer("seed", seed, 0, 2**32 - 1))
 
 
 def _as_layers(snapshot) -> list[np.ndarray]:
@@ -96,8 +106,10 @@ class _Compressor:
     def fit(self, snapshots: Sequence[Sequence[np.ndarray]]) -> _Compressor:
         snaps = [_as_layers(s) for s in snapshots]
         if len(snaps) < self.min_snapshots:
-            raise ValueError(f"{self.method} compression needs >= {self.min_snapshots} snapshots to fit, "
-                             f"got {len(snaps)}; run more cold-start cycles (n_ini)")
+            raise ValueError(
+                f"{self.method} compression needs >= {self.min_snapshots} snapshots to fit, "
+                f"got {len(snaps)}; run more cold-start cycles (n_ini)"
+            )
         sizes = [len(a) for a in snaps[0]]
         if not sizes or any([len(a) for a in s] != sizes for s in snaps):
             raise ValueError(f"{self.method} compression: snapshots must share one non-empty layer layout")
@@ -110,20 +122,29 @@ class _Compressor:
             raise RuntimeError(f"{self.method} compressor is not fitted; call fit(snapshots) first")
         layers = _as_layers(snapshot)
         if [len(a) for a in layers] != self._sizes:
-            raise ValueError(f"snapshot layer sizes {[len(a) for a in layers]} differ from the fitted "
-                             f"{self._sizes}; the state selection changed")
+            raise ValueError(
+                f"snapshot layer sizes {[len(a) for a in layers]} differ from the fitted "
+                f"{self._sizes}; the state selection changed"
+            )
         return np.concatenate([self._transform_layer(j, a) for j, a in enumerate(layers)])
 
     def state_dict(self) -> dict:
-        return {"method": self.method, "n_components": self.n_components, "seed": self.seed,
-                "sizes": self._sizes, "layers": self._layer_state() if self.fitted else None}
+        return {
+            "method": self.method,
+            "n_components": self.n_components,
+            "seed": self.seed,
+            "sizes": self._sizes,
+            "layers": self._layer_state() if self.fitted else None,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         for key in ("method", "n_components", "seed"):
             mine = getattr(self, key)
             if state[key] != mine:
-                raise ValueError(f"compressor state has {key}={state[key]!r}, this one {mine!r}; "
-                                 "rebuild it with make_compressor(saved settings)")
+                raise ValueError(
+                    f"compressor state has {key}={state[key]!r}, this one {mine!r}; "
+                    "rebuild it with make_compressor(saved settings)"
+                )
         self._sizes = None if state["sizes"] is None else [int(s) for s in state["sizes"]]
         if self._sizes is not None:
             self._load_layers(state["layers"])
@@ -148,8 +169,10 @@ class PCACompressor(_Compressor):
         return self._components[j] @ (x - self._mean[j])
 
     def _layer_state(self) -> list[dict]:
-        return [{"mean": torch.from_numpy(m.copy()), "components": torch.from_numpy(c.copy())}
-                for m, c in zip(self._mean, self._components, strict=True)]
+        return [
+            {"mean": torch.from_numpy(m.copy()), "components": torch.from_numpy(c.copy())}
+            for m, c in zip(self._mean, self._components, strict=True)
+        ]
 
     def _load_layers(self, layers: list[dict]) -> None:
         self._mean = [d["mean"].numpy().copy() for d in layers]
@@ -173,14 +196,24 @@ class RandomProjectionCompressor(_Compressor):
         return self._matrices[j] @ x
 
     def _layer_state(self) -> list[dict]:
-        return [{"shape": list(m.shape), "data": torch.from_numpy(m.data.copy()),
-                 "indices": torch.from_numpy(m.indices.astype(np.int64)),
-                 "indptr": torch.from_numpy(m.indptr.astype(np.int64))} for m in self._matrices]
+        return [
+            {
+                "shape": list(m.shape),
+                "data": torch.from_numpy(m.data.copy()),
+                "indices": torch.from_numpy(m.indices.astype(np.int64)),
+                "indptr": torch.from_numpy(m.indptr.astype(np.int64)),
+            }
+            for m in self._matrices
+        ]
 
     def _load_layers(self, layers: list[dict]) -> None:
-        self._matrices = [sp.csr_matrix((d["data"].numpy().copy(), d["indices"].numpy().copy(),
-                                         d["indptr"].numpy().copy()), shape=tuple(d["shape"]))
-                          for d in layers]
+        self._matrices = [
+            sp.csr_matrix(
+                (d["data"].numpy().copy(), d["indices"].numpy().copy(), d["indptr"].numpy().copy()),
+                shape=tuple(d["shape"]),
+            )
+            for d in layers
+        ]
 
 
 class UMAPCompressor(_Compressor):
@@ -204,8 +237,15 @@ class UMAPCompressor(_Compressor):
         import umap
 
         self._data = _stack_layers(snaps, sizes)
-        self._models = [umap.UMAP(n_components=self.n_components, n_neighbors=min(15, len(X) - 1),
-                                  random_state=self.seed, n_jobs=1).fit(X) for X in self._data]
+        self._models = [
+            umap.UMAP(
+                n_components=self.n_components,
+                n_neighbors=min(15, len(X) - 1),
+                random_state=self.seed,
+                n_jobs=1,
+            ).fit(X)
+            for X in self._data
+        ]
 
     def _transform_layer(self, j: int, x: np.ndarray) -> np.ndarray:
         return np.asarray(self._models[j].transform(x[None, :]), dtype=np.float64)[0]

@@ -8,7 +8,9 @@ authors' defaults; AGD (the ICLR 2026 version's fourth hybrid) is `doit.agd.AGD`
 
 from __future__ import annotations
 
+import enum
 import inspect
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -19,20 +21,91 @@ import torch
 
 from doit.agd import AGD
 
-__all__ = ["OptimInfo", "names", "info", "create", "SCHEDULERS", "create_scheduler"]
+__all__ = ["OptimInfo", "Buffer", "Units", "names", "info", "create", "SCHEDULERS", "create_scheduler"]
 
 # Constructor arguments that select an implementation, not the algorithm: never part of a search space.
 _IMPLEMENTATION_ARGS = {"params", "foreach", "fused", "differentiable", "capturable", "maximize"}
 
 
+class Units(enum.StrEnum):
+    """How a moment buffer accumulates ``x`` (``g`` or ``g**2``) with coefficient ``c`` over ``n`` updates.
+
+    ``ema``: ``b = c b + (1 - c) x``, so ``b ~ (1 - c**n) E[x]`` (Adam's ``exp_avg``, RMSprop's ``square_avg``);
+    ``momentum``: ``b = c b + x`` (torch SGD), so ``b ~ (1 - c**n) / (1 - c) E[x]``; ``total``: ``b = b + x``
+    (Adagrad), so ``b ~ n E[x]``; ``max``: ``b = max(c b, |g|)`` (Adamax), read as ``sqrt(E[g**2])``;
+    ``fresh``: a buffer with no counterpart elsewhere (RMSprop's momentum of normalised steps): starts at 0.
+    """
+
+    ema = "ema"
+    momentum = "momentum"
+    total = "total"
+    max = "max"
+    fresh = "fresh"
+
+
+@dataclass(frozen=True)
+class Buffer:
+    """One per-parameter state tensor of an optimizer, for carrying state across a DOIT switch.
+
+    ``moment``: 1 (of ``g``), 2 (of ``g**2``) or 0 (``Units.fresh``); ``coef``: the param-group key (and
+    tuple index) of its coefficient ``c``; ``when``: a param-group key that must be truthy for it to exist.
+    """
+
+    key: str
+    moment: int
+    units: Units
+    coef: tuple[str, int | None] | None = None
+    when: str | None = None
+
+    def active(self, group: Mapping[str, Any]) -> bool:
+        """Whether the optimizer keeps this buffer under the param-group settings ``group``."""
+        return self.when is None or bool(group.get(self.when))
+
+    def coefficient(self, group: Mapping[str, Any]) -> float:
+        key, index = self.coef
+        value = group[key]
+        return float(value if index is None else value[index])
+
+
+def _steps(group: Mapping[str, Any], n: int) -> dict[str, torch.Tensor]:
+    return {"step": torch.tensor(float(n))}
+
+
+def _nadam_steps(group: Mapping[str, Any], n: int) -> dict[str, torch.Tensor]:
+    """NAdam's step count and its product of momentum coefficients ``mu_t`` over ``n`` steps."""
+    beta1, decay = group["betas"][0], group["momentum_decay"]
+    mu_product = math.prod(beta1 * (1.0 - 0.5 * 0.96 ** (t * decay)) for t in range(1, n + 1))
+    return {"step": torch.tensor(float(n)), "mu_product": torch.tensor(mu_product)}
+
+
+_SGD = (Buffer("momentum_buffer", 1, Units.momentum, ("momentum", None), when="momentum"),)
+_ADAM = (
+    Buffer("exp_avg", 1, Units.ema, ("betas", 0)),
+    Buffer("exp_avg_sq", 2, Units.ema, ("betas", 1)),
+    Buffer("max_exp_avg_sq", 2, Units.ema, ("betas", 1), when="amsgrad"),
+)
+_RMSPROP = (
+    Buffer("square_avg", 2, Units.ema, ("alpha", None)),
+    Buffer("momentum_buffer", 0, Units.fresh, when="momentum"),
+    Buffer("grad_avg", 1, Units.ema, ("alpha", None), when="centered"),
+)
+
+
 @dataclass(frozen=True)
 class OptimInfo:
-    """One registry record: ``factory(params, **defaults, **hyper)`` builds the optimizer."""
+    """One registry record: ``factory(params, **defaults, **hyper)`` builds the optimizer.
+
+    Traits for `DOIT(inherit=True)`: ``buffers`` (its moment buffers and their units) and ``scalars``
+    (``scalars(group, n)``: its scalar state after ``n`` updates, e.g. the step count). An optimizer
+    without ``buffers`` never receives or hands over state across a switch to another type.
+    """
 
     name: str
     factory: Callable[..., torch.optim.Optimizer]
     overrides: Mapping[str, Any]  # what differs from the factory's own defaults
     reference: str
+    buffers: tuple[Buffer, ...] = ()
+    scalars: Callable[[Mapping[str, Any], int], dict[str, torch.Tensor]] | None = None
     defaults: Mapping[str, Any] = field(init=False)  # the effective defaults (factory's + overrides)
     accepted: tuple[str, ...] = field(init=False)  # hyperparameters `create` accepts
 
@@ -41,7 +114,9 @@ class OptimInfo:
         own = {
             k: p.default
             for k, p in sig.parameters.items()
-            if k not in _IMPLEMENTATION_ARGS and k != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+            if k not in _IMPLEMENTATION_ARGS
+            and k != "self"
+            and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
         }
         unknown = set(self.overrides) - set(own)
         if unknown:
@@ -51,25 +126,46 @@ class OptimInfo:
 
 
 _RECORDS = [
-    OptimInfo("sgd", torch.optim.SGD, {"lr": 1e-2}, "Robbins & Monro 1951"),
-    OptimInfo("sgdm", torch.optim.SGD, {"lr": 1e-2, "momentum": 0.9}, "Sutskever et al. 2013"),
-    OptimInfo("adagrad", torch.optim.Adagrad, {"lr": 1e-2}, "Duchi et al. 2011"),
-    OptimInfo("rmsprop", torch.optim.RMSprop, {"lr": 1e-2}, "Graves 2013"),
-    OptimInfo("adam", torch.optim.Adam, {"lr": 1e-3}, "Kingma & Ba 2014"),
+    OptimInfo("sgd", torch.optim.SGD, {"lr": 1e-2}, "Robbins & Monro 1951", _SGD),
+    OptimInfo("sgdm", torch.optim.SGD, {"lr": 1e-2, "momentum": 0.9}, "Sutskever et al. 2013", _SGD),
+    OptimInfo(
+        "adagrad",
+        torch.optim.Adagrad,
+        {"lr": 1e-2},
+        "Duchi et al. 2011",
+        (Buffer("sum", 2, Units.total),),
+        _steps,
+    ),
+    OptimInfo("rmsprop", torch.optim.RMSprop, {"lr": 1e-2}, "Graves 2013", _RMSPROP, _steps),
+    OptimInfo("adam", torch.optim.Adam, {"lr": 1e-3}, "Kingma & Ba 2014", _ADAM, _steps),
     OptimInfo("asgd", torch.optim.ASGD, {"lr": 1e-2}, "Polyak & Juditsky 1992"),
-    OptimInfo("adamw", torch.optim.AdamW, {"lr": 1e-3}, "Loshchilov & Hutter 2019"),
-    OptimInfo("nadam", torch.optim.NAdam, {"lr": 2e-3}, "Dozat 2016"),
-    OptimInfo("adamax", torch.optim.Adamax, {"lr": 2e-3}, "Kingma & Ba 2014 (Sec. 7.1)"),
+    OptimInfo("adamw", torch.optim.AdamW, {"lr": 1e-3}, "Loshchilov & Hutter 2019", _ADAM, _steps),
+    OptimInfo("nadam", torch.optim.NAdam, {"lr": 2e-3}, "Dozat 2016", _ADAM[:2], _nadam_steps),
+    OptimInfo(
+        "adamax",
+        torch.optim.Adamax,
+        {"lr": 2e-3},
+        "Kingma & Ba 2014 (Sec. 7.1)",
+        (Buffer("exp_avg", 1, Units.ema, ("betas", 0)), Buffer("exp_inf", 2, Units.max)),
+        _steps,
+    ),
     # SWATS paper Algorithm 1 uses eps = 1e-9 (denominator and switch test); Adam's lr and betas.
     OptimInfo("swats", pytorch_optimizer.SWATS, {"lr": 1e-3, "eps": 1e-9}, "Keskar & Socher 2017"),
     # Padam authors' code: lr 0.1, eps 1e-8, L2 (coupled) decay; partial 1/8 as in their scripts.
     # pytorch_optimizer's PAdam has no AMSGrad max of v_t (the authors' code takes it).
-    OptimInfo("padam", pytorch_optimizer.PAdam, {"lr": 1e-1, "partial": 0.125, "weight_decouple": False},
-              "Chen et al. 2018"),
+    OptimInfo(
+        "padam",
+        pytorch_optimizer.PAdam,
+        {"lr": 1e-1, "partial": 0.125, "weight_decouple": False},
+        "Chen et al. 2018",
+    ),
     # AdaBound authors' package: lr 1e-3, final_lr 0.1, gamma 1e-3, L2 (coupled) weight decay.
-    OptimInfo("adabound", pytorch_optimizer.AdaBound,
-              {"lr": 1e-3, "final_lr": 0.1, "gamma": 1e-3, "eps": 1e-8, "weight_decouple": False},
-              "Luo et al. 2019"),
+    OptimInfo(
+        "adabound",
+        pytorch_optimizer.AdaBound,
+        {"lr": 1e-3, "final_lr": 0.1, "gamma": 1e-3, "eps": 1e-8, "weight_decouple": False},
+        "Luo et al. 2019",
+    ),
     OptimInfo("agd", AGD, {}, "Yue et al. 2023"),
 ]
 _REGISTRY = {record.name: record for record in _RECORDS}
@@ -129,4 +225,6 @@ def create_scheduler(
     if kind == "steplr":
         step_size = kw.get("step_size", max(1, round(0.3 * total_steps)))
         return torch.optim.lr_scheduler.StepLR(optimizer, step_size=step_size, gamma=kw.get("gamma", 0.1))
-    return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps, eta_min=kw.get("eta_min", 0.0))
+    return torch.optim.lr_scheduler.CosineAnnealingLR(
+        optimizer, T_max=total_steps, eta_min=kw.get("eta_min", 0.0)
+    )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import enum
 import math
 from collections.abc import Sequence
 
 import numpy as np
+
+from doit import checks
 
 EPS = 1e-12
 """Added to the max(...) denominators of eq. 2 so that a zero loss gives a finite score (ambiguity 3)."""
@@ -14,12 +17,22 @@ WORST_SCORE = -1.0
 """Score of a cycle whose losses (or l0) contain NaN or infinity."""
 
 
-def performance_score(losses: Sequence[float], l0: float, alpha: float) -> float:
+class Spread(enum.StrEnum):
+    """Eq. 2's ``sigma_Delta``: the text calls it the "variance" of the deltas; ``std`` (default) reads it
+    as the population standard deviation, ``var`` as the population variance."""
+
+    std = "std"
+    var = "var"
+
+
+def performance_score(
+    losses: Sequence[float], l0: float, alpha: float, spread: Spread | str = Spread.std
+) -> float:
     """Eq. 2: ``s = tanh((mu + upper + lower) / 3 + alpha * sigma)`` for one cycle.
 
     ``losses`` are ``l_1..l_tau`` (``tau = len(losses)``), ``l0`` the loss before the cycle's first
-    update. ``delta_i = (l_{i-1} - l_i) / max(l_i, l_{i-1})``; ``mu``, ``sigma`` are the mean and the
-    population standard deviation of the deltas; ``upper = (l0 - max l) / (max(l0, max l) * tau)`` and
+    update. ``delta_i = (l_{i-1} - l_i) / max(l_i, l_{i-1})``; ``mu`` is the mean of the deltas and
+    ``sigma`` their population standard deviation (``spread="std"``) or variance (``"var"``); ``upper = (l0 - max l) / (max(l0, max l) * tau)`` and
     ``lower = (l0 - min l) / (max(l0, min l) * tau)``. ``EPS`` is added to every max(...) denominator.
     A NaN or infinite loss anywhere gives ``WORST_SCORE``. Returns a float in [-1, 1].
     """
@@ -40,7 +53,8 @@ def performance_score(losses: Sequence[float], l0: float, alpha: float) -> float
     hi, lo = tail.max(), tail.min()
     upper = (l0 - hi) / (max(l0, hi) + EPS) / tau
     lower = (l0 - lo) / (max(l0, lo) + EPS) / tau
-    return float(np.tanh((delta.mean() + upper + lower) / 3.0 + alpha * delta.std()))
+    sigma = delta.var() if checks.choice("spread", spread, Spread) == Spread.var else delta.std()
+    return float(np.tanh((delta.mean() + upper + lower) / 3.0 + alpha * sigma))
 
 
 def sampling_weight(s: float, w_min: float) -> float:

@@ -1,4 +1,4 @@
-"""DOIT's candidate space: optimizer configurations, grid expansion, GP inputs and labels."""
+"""DOIT's candidate space: candidates (an optimizer and its hyperparameters), grid expansion, GP inputs, labels."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ ZERO_WEIGHT_DECAY = 1e-6
 
 
 def _plain(value: Any) -> Any:
-    """A NumPy scalar as the equal Python scalar, a list as a tuple (stable labels, hashable configs)."""
+    """A NumPy scalar as the equal Python scalar, a list as a tuple (stable labels, hashable candidates)."""
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, Sequence) and not isinstance(value, str):
@@ -26,7 +26,7 @@ def _plain(value: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class Config:
+class Candidate:
     """One candidate: an optimizer name and its hyperparameters as ``(key, value)`` pairs sorted by key."""
 
     optimizer: str
@@ -59,7 +59,7 @@ class Config:
         return dict(self.hyper)
 
 
-def _grid_configs(name: str, hypers: Mapping[str, Any]) -> list[Config]:
+def _grid_candidates(name: str, hypers: Mapping[str, Any]) -> list[Candidate]:
     if not isinstance(hypers, Mapping):
         raise ValueError(f"space[{name!r}]={hypers!r} must map hyperparameter -> list of values")
     keys = list(hypers)
@@ -70,58 +70,58 @@ def _grid_configs(name: str, hypers: Mapping[str, Any]) -> list[Config]:
         if not values:
             raise ValueError(f"space[{name!r}][{key!r}] is an empty list: give at least one value")
         choices.append(values)
-    return [Config(name, tuple(zip(keys, combo, strict=True))) for combo in itertools.product(*choices)]
+    return [Candidate(name, tuple(zip(keys, combo, strict=True))) for combo in itertools.product(*choices)]
 
 
-def _config(item: Any) -> Config:
-    if isinstance(item, Config):
+def _candidate(item: Any) -> Candidate:
+    if isinstance(item, Candidate):
         return item
     if isinstance(item, Mapping) and "optimizer" in item:
         hyper = {k: v for k, v in item.items() if k != "optimizer"}
-        return Config(item["optimizer"], tuple(hyper.items()))
+        return Candidate(item["optimizer"], tuple(hyper.items()))
     raise ValueError(
-        f"space entry {item!r} must be a Config or a dict like {{'optimizer': 'adam', 'lr': 0.001}}"
+        f"space entry {item!r} must be a Candidate or a dict like {{'optimizer': 'adam', 'lr': 0.001}}"
     )
 
 
-def expand(grid: Mapping[str, Mapping[str, Any]] | Sequence[Any]) -> list[Config]:
-    """All candidate configurations of a space.
+def expand(grid: Mapping[str, Mapping[str, Any]] | Sequence[Any]) -> list[Candidate]:
+    """All candidates of a space.
 
     ``grid`` maps optimizer name -> {hyperparameter: [values]} (Cartesian product per optimizer, in the
-    order given; a scalar counts as a one-value list), or is a list of ``Config`` objects or of dicts
+    order given; a scalar counts as a one-value list), or is a list of ``Candidate`` objects or of dicts
     ``{"optimizer": "adam", "lr": 0.001}``.
     """
     if isinstance(grid, Mapping):
-        configs = [c for name, hypers in grid.items() for c in _grid_configs(str(name), hypers)]
+        candidates = [c for name, hypers in grid.items() for c in _grid_candidates(str(name), hypers)]
     elif isinstance(grid, Sequence) and not isinstance(grid, str):
-        configs = [_config(item) for item in grid]
+        candidates = [_candidate(item) for item in grid]
     else:
         raise ValueError(
-            f"space={grid!r} must be a dict optimizer -> {{hyper: [values]}} or a list of configs"
+            f"space={grid!r} must be a dict optimizer -> {{hyper: [values]}} or a list of candidates"
         )
-    if not configs:
+    if not candidates:
         raise ValueError("space is empty: give at least one optimizer, e.g. {'adam': {'lr': [0.001]}}")
     seen = set()
-    for config in configs:
-        if config in seen:
-            raise ValueError(f"space lists {label(config)} twice: remove the duplicate")
-        seen.add(config)
-    return configs
+    for candidate in candidates:
+        if candidate in seen:
+            raise ValueError(f"space lists {label(candidate)} twice: remove the duplicate")
+        seen.add(candidate)
+    return candidates
 
 
-def hyper_vector(config: Config) -> np.ndarray:
+def hyper_vector(candidate: Candidate) -> np.ndarray:
     """The hyperparameter part of the GP input, in sorted key order.
 
     ``lr`` and ``weight_decay`` as log10 (weight decay 0 -> ``log10(1e-6)``), the rest (momentum, alpha,
     betas, booleans as 0/1) as raw numbers; a tuple value contributes one entry per element.
     """
     out: list[float] = []
-    for key, value in config.hyper:
+    for key, value in candidate.hyper:
         items = value if isinstance(value, tuple) else (value,)
         for item in items:
             if isinstance(item, str) or not isinstance(item, int | float):
                 raise ValueError(
-                    f"{config.optimizer}.{key}={value!r} is not numeric: it cannot be a GP input"
+                    f"{candidate.optimizer}.{key}={value!r} is not numeric: it cannot be a GP input"
                 )
             number = float(item)
             if key == "weight_decay":
@@ -138,6 +138,6 @@ def _format(value: Any) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-def label(config: Config) -> str:
+def label(candidate: Candidate) -> str:
     """A stable name like ``adam(lr=0.001)`` or ``sgdm(lr=0.01,momentum=0.9)`` (CSV column names)."""
-    return f"{config.optimizer}(" + ",".join(f"{k}={_format(v)}" for k, v in config.hyper) + ")"
+    return f"{candidate.optimizer}(" + ",".join(f"{k}={_format(v)}" for k, v in candidate.hyper) + ")"

@@ -36,8 +36,18 @@ from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
 _CONFIG_KEYS = (
-    "window", "refit_every", "refit_maxiter", "constant_value", "constant_value_bounds", "length_scale",
-    "length_scale_bounds", "noise_level", "noise_level_bounds", "jitter", "blas_threads", "seed",
+    "window",
+    "refit_every",
+    "refit_maxiter",
+    "constant_value",
+    "constant_value_bounds",
+    "length_scale",
+    "length_scale_bounds",
+    "noise_level",
+    "noise_level_bounds",
+    "jitter",
+    "blas_threads",
+    "seed",
 )
 
 
@@ -246,8 +256,10 @@ class GPSurrogate:
         row = sl.solve_triangular(self._L, k, lower=True, check_finite=False) if len(k) else k
         d2 = kappa - float(row @ row)
         if not d2 > 0.0:
-            raise np.linalg.LinAlgError("GPSurrogate: kernel matrix lost positive definiteness; raise jitter "
-                                        "or the lower bound of noise_level_bounds")
+            raise np.linalg.LinAlgError(
+                "GPSurrogate: kernel matrix lost positive definiteness; raise jitter "
+                "or the lower bound of noise_level_bounds"
+            )
         self._X = np.vstack([self._X, x2])
         self._y = np.append(self._y, y)
         self._alpha = None
@@ -267,8 +279,12 @@ class GPSurrogate:
     def _refit(self) -> None:
         """Marginal-likelihood refit of the kernel hyperparameters on the window (scikit-learn)."""
         gpr = GaussianProcessRegressor(
-            kernel=self._kernel, alpha=self.jitter, optimizer=self._lbfgsb, n_restarts_optimizer=0,
-            normalize_y=True, random_state=self.seed,
+            kernel=self._kernel,
+            alpha=self.jitter,
+            optimizer=self._lbfgsb,
+            n_restarts_optimizer=0,
+            normalize_y=True,
+            random_state=self.seed,
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
@@ -278,7 +294,11 @@ class GPSurrogate:
 
     def _lbfgsb(self, obj_func, initial_theta, bounds):
         res = scipy.optimize.minimize(
-            obj_func, initial_theta, method="L-BFGS-B", jac=True, bounds=bounds,
+            obj_func,
+            initial_theta,
+            method="L-BFGS-B",
+            jac=True,
+            bounds=bounds,
             options={"maxiter": self.refit_maxiter, "maxfun": 2 * self.refit_maxiter},
         )
         return res.x, res.fun

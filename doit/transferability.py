@@ -11,9 +11,9 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 from sklearn.neighbors import NearestCentroid
 
+from doit import checks
+
 _FIXED_POINT_EPS = 1e-5  # added to m^T m and ||y - F m||^2 in the updates, as in the released LogME code
-_FIXED_POINT_TOL = 1e-10  # relative change of alpha / beta that ends the iteration
-_FIXED_POINT_MAX_ITER = 1000
 _RANK_TOL = 1e-10  # singular values at or below this are dropped on the N > D path
 
 
@@ -63,30 +63,27 @@ def _log_evidence(alpha, beta, sigma, m2, res2, n, d) -> float:
 
 
 def _class_evidence(
-    sigma: np.ndarray, x: np.ndarray, y_sq: float, n: int, d: int
+    sigma: np.ndarray, x: np.ndarray, y_sq: float, n: int, d: int, max_iter: int, tol: float
 ) -> tuple[float, float, float]:
     """Maximise the evidence of one target column by MacKay's fixed point; returns (evidence/N, alpha, beta).
 
     With ``t = alpha / beta``: ``gamma = sum sigma / (sigma + t)``, ``m^T m = sum sigma x^2 / (sigma + t)^2``,
     ``||y - F m||^2 = sum x^2 t^2 / (sigma + t)^2 + (||y||^2 - ||x||^2)``; then ``alpha = gamma / m^T m``,
-    ``beta = (N - gamma) / ||y - F m||^2``.
+    ``beta = (N - gamma) / ||y - F m||^2``; at most ``max_iter`` times, until ``t`` changes by at most
+    ``tol`` relatively.
     """
     x2 = x**2
     rest = max(y_sq - float(x2.sum()), 0.0)
     alpha, beta = 1.0, 1.0
-    for _ in range(_FIXED_POINT_MAX_ITER):
+    for _ in range(max_iter):
         t = alpha / beta
         gamma = float(np.sum(sigma / (sigma + t)))
         m2 = float(np.sum(sigma * x2 / (sigma + t) ** 2))
         res2 = float(np.sum(x2 * (t / (sigma + t)) ** 2)) + rest
         new_alpha = gamma / (m2 + _FIXED_POINT_EPS)
         new_beta = (n - gamma) / (res2 + _FIXED_POINT_EPS)
-        done = (
-            abs(new_alpha - alpha) <= _FIXED_POINT_TOL * alpha
-            and abs(new_beta - beta) <= _FIXED_POINT_TOL * beta
-        )
         alpha, beta = new_alpha, new_beta
-        if done:
+        if abs(alpha / beta - t) <= tol * t:
             break
     t = alpha / beta
     m2 = float(np.sum(sigma * x2 / (sigma + t) ** 2))
@@ -94,19 +91,22 @@ def _class_evidence(
     return _log_evidence(alpha, beta, sigma, m2, res2, n, d), alpha, beta
 
 
-def logme(features, labels) -> float:
+def logme(features, labels, max_iter: int = 11, tol: float = 1e-3) -> float:
     """LogME (You et al., ICML 2021) of ``features`` (N x D) for integer class ``labels``.
 
     Variant (ambiguity 7): the fixed-point algorithm that is the default of the authors' released code
     (You et al., 2022, "Ranking and Tuning Pre-trained Models"). For each class a one-hot target is fitted
-    by Bayesian linear regression, the evidence is maximised over (alpha, beta) by the fixed point (run to
-    convergence, not the released code's 11 iterations), divided by N, and averaged over classes.
+    by Bayesian linear regression, the evidence is maximised over (alpha, beta) by the fixed point, divided
+    by N, and averaged over classes. Stopping rule: the released code's by default (at most ``max_iter=11``
+    iterations, until ``alpha / beta`` changes by at most ``tol=1e-3`` relatively); e.g. ``max_iter=1000,
+    tol=1e-10`` runs to convergence.
     When D > N only the min(N, D) singular values enter ``log|alpha I + beta F^T F|`` while the
     ``D/2 log alpha`` term keeps D, as in the released fixed-point code; the authors' earlier ICML
     variant (eigen-decomposition of the D x D matrix) counts the D - N zero eigenvalues as well and so
     differs for D > N by ``-(D - N) / (2N) * log alpha`` per class.
     """
     f, y = _features_labels(features, labels)
+    max_iter, tol = checks.integer("max_iter", max_iter, 1), checks.number("tol", tol, 0.0)
     classes = np.unique(y)
     if classes.size < 2:
         raise ValueError(f"labels hold a single class ({classes[0]!r}): LogME needs at least 2 classes")
@@ -114,7 +114,8 @@ def logme(features, labels) -> float:
     onehot = (y[:, None] == classes[None, :]).astype(np.float64)
     sigma, x = _spectrum(f, onehot)
     evidences = [
-        _class_evidence(sigma, x[:, k], float(onehot[:, k].sum()), n, d)[0] for k in range(classes.size)
+        _class_evidence(sigma, x[:, k], float(onehot[:, k].sum()), n, d, max_iter, tol)[0]
+        for k in range(classes.size)
     ]
     return float(np.mean(evidences))
 

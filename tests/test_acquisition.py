@@ -92,8 +92,8 @@ def test_acquisition_vectorised():
     "kwargs, match",
     [
         ({"schedule": "ucb"}, "eq7, halve, no_transfer, no_halving"),
-        ({"n": 0}, "halving period"),
-        ({"i": -1}, "cycle index"),
+        ({"n": 0}, "n=0 must be >= 1"),
+        ({"i": -1}, "i=-1 must be >= 0"),
         ({"omega_t": 1.5}, "omega_t"),
     ],
 )

@@ -34,7 +34,17 @@ def float64_default():
 def reference_agd(tmp_path_factory):
     """The authors' AGD class, read out of the atorch wheel (no dependencies installed)."""
     tmp = tmp_path_factory.mktemp("atorch")
-    cmd = [sys.executable, "-m", "pip", "download", ATORCH_WHEEL, "--no-deps", "--only-binary=:all:", "-d", str(tmp)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        ATORCH_WHEEL,
+        "--no-deps",
+        "--only-binary=:all:",
+        "-d",
+        str(tmp),
+    ]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
     except subprocess.TimeoutExpired:
@@ -157,8 +167,13 @@ def test_state_dict_round_trip_continues_identically():
 
 @pytest.mark.parametrize(
     "hyper, key",
-    [({"lr": 0.0}, "lr"), ({"delta": -1.0}, "delta"), ({"betas": (0.9, 1.0)}, "betas"),
-     ({"weight_decay": -0.1}, "weight_decay"), ({"clip": 0.0}, "clip")],
+    [
+        ({"lr": 0.0}, "lr"),
+        ({"delta": -1.0}, "delta"),
+        ({"betas": (0.9, 1.0)}, "betas"),
+        ({"weight_decay": -0.1}, "weight_decay"),
+        ({"clip": 0.0}, "clip"),
+    ],
 )
 def test_invalid_hyperparameters(hyper, key):
     with pytest.raises(ValueError, match=key):

@@ -125,7 +125,7 @@ def test_state_round_trip_bit_for_bit(method):
 
 
 def test_errors():
-    with pytest.raises(ValueError, match="compression='svd' is unknown; choose one of pca, random, umap"):
+    with pytest.raises(ValueError, match="compression='svd' is not valid; choose one of pca, random, umap"):
         make_compressor("svd")
     with pytest.raises(ValueError, match="n_components=0"):
         make_compressor("pca", 0)

@@ -10,8 +10,13 @@ from torch import nn
 import doit
 from doit.space import expand, label
 
-PAPER5 = {"sgd": {"lr": [0.05]}, "sgdm": {"lr": [0.05], "momentum": [0.9]}, "adagrad": {"lr": [0.05]},
-          "rmsprop": {"lr": [0.001]}, "adam": {"lr": [0.005]}}
+PAPER5 = {
+    "sgd": {"lr": [0.05]},
+    "sgdm": {"lr": [0.05], "momentum": [0.9]},
+    "adagrad": {"lr": [0.05]},
+    "rmsprop": {"lr": [0.001]},
+    "adam": {"lr": [0.005]},
+}
 
 
 def make_problem(seed=0):
@@ -26,7 +31,7 @@ def make_problem(seed=0):
 def batches(x, y, start, stop, bs=32):
     for step in range(start, stop):
         i = (step * bs) % len(x)
-        yield step, x[i:i + bs], y[i:i + bs]
+        yield step, x[i : i + bs], y[i : i + bs]
 
 
 def train(model, opt, x, y, start, stop, hook=None):
@@ -40,8 +45,14 @@ def train(model, opt, x, y, start, stop, hook=None):
 
 
 def make_opt(model, **kw):
-    args = dict(space=PAPER5, tau=5, n_ini=6, halving_period=4, seed=3,
-                state=[(n, p) for n, p in model.named_parameters() if n.startswith("2.")])
+    args = dict(
+        space=PAPER5,
+        tau=5,
+        n_ini=6,
+        halving_period=4,
+        seed=3,
+        state=[(n, p) for n, p in model.named_parameters() if n.startswith("2.")],
+    )
     args.update(kw)
     return doit.DOIT(model.parameters(), **args)
 
@@ -198,8 +209,15 @@ def test_closure_and_errors():
     assert opt.global_step == 7
     with pytest.raises(ValueError, match="needs the batch loss"):
         opt.step()
-    for bad in [dict(tau=0), dict(n_ini=-1), dict(strategy="greedy"), dict(schedule="nope"),
-                dict(initial="best"), dict(omega_t=1.5), dict(halving_period=0)]:
+    for bad in [
+        dict(tau=0),
+        dict(n_ini=-1),
+        dict(strategy="greedy"),
+        dict(schedule="nope"),
+        dict(initial="best"),
+        dict(omega_t=1.5),
+        dict(halving_period=0),
+    ]:
         with pytest.raises(ValueError):
             make_opt(model, **bad)
 

@@ -15,13 +15,38 @@ from doit import optimizers
 from doit.agd import AGD
 from doit.toys import FUNCTIONS
 
-ALL = ("sgd", "sgdm", "adagrad", "rmsprop", "adam", "asgd", "adamw", "nadam", "adamax",
-       "swats", "padam", "adabound", "agd")
+ALL = (
+    "sgd",
+    "sgdm",
+    "adagrad",
+    "rmsprop",
+    "adam",
+    "asgd",
+    "adamw",
+    "nadam",
+    "adamax",
+    "swats",
+    "padam",
+    "adabound",
+    "agd",
+)
 
 # lrs suited to each optimizer on Rosenbrock from the figure start (-1.5, 2), f = 12.5.
-ROSENBROCK_LR = {"sgd": 2e-3, "sgdm": 1e-3, "adagrad": 1.0, "rmsprop": 0.05, "adam": 0.1, "asgd": 2e-3,
-                 "adamw": 0.1, "nadam": 0.05, "adamax": 1.0, "swats": 0.1, "padam": 0.05,
-                 "adabound": 1e-3, "agd": 0.1}
+ROSENBROCK_LR = {
+    "sgd": 2e-3,
+    "sgdm": 1e-3,
+    "adagrad": 1.0,
+    "rmsprop": 0.05,
+    "adam": 0.1,
+    "asgd": 2e-3,
+    "adamw": 0.1,
+    "nadam": 0.05,
+    "adamax": 1.0,
+    "swats": 0.1,
+    "padam": 0.05,
+    "adabound": 1e-3,
+    "agd": 0.1,
+}
 
 
 def _param():
@@ -47,10 +72,30 @@ def test_names_are_the_papers_optimizers():
         ("adamax", {"lr": 2e-3, "eps": 1e-8}),
         ("swats", {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-9, "nesterov": False, "phase": "adam"}),
         ("padam", {"lr": 0.1, "partial": 0.125, "eps": 1e-8, "weight_decouple": False}),
-        ("adabound", {"lr": 1e-3, "final_lr": 0.1, "gamma": 1e-3, "eps": 1e-8, "weight_decay": 0.0,
-                      "weight_decouple": False, "ams_bound": False}),
-        ("agd", {"lr": 1e-3, "betas": (0.9, 0.999), "delta": 1e-5, "weight_decay": 0.0,
-                 "weight_decouple": True, "amsgrad": False, "clip": None}),
+        (
+            "adabound",
+            {
+                "lr": 1e-3,
+                "final_lr": 0.1,
+                "gamma": 1e-3,
+                "eps": 1e-8,
+                "weight_decay": 0.0,
+                "weight_decouple": False,
+                "ams_bound": False,
+            },
+        ),
+        (
+            "agd",
+            {
+                "lr": 1e-3,
+                "betas": (0.9, 0.999),
+                "delta": 1e-5,
+                "weight_decay": 0.0,
+                "weight_decouple": True,
+                "amsgrad": False,
+                "clip": None,
+            },
+        ),
     ],
 )
 def test_documented_defaults_reach_the_optimizer(name, expected):
@@ -159,7 +204,16 @@ def _lrs(kind, total, steps, **kw):
 
 def test_steplr_defaults_decay_tenfold_every_30_percent():
     lrs = _lrs("steplr", 100, 100)
-    for step, lr in [(0, 0.1), (29, 0.1), (30, 0.01), (59, 0.01), (60, 1e-3), (89, 1e-3), (90, 1e-4), (99, 1e-4)]:
+    for step, lr in [
+        (0, 0.1),
+        (29, 0.1),
+        (30, 0.01),
+        (59, 0.01),
+        (60, 1e-3),
+        (89, 1e-3),
+        (90, 1e-4),
+        (99, 1e-4),
+    ]:
         assert lrs[step] == pytest.approx(lr), step
 
 
@@ -211,7 +265,17 @@ def test_scheduler_errors():
 def authors_adabound(tmp_path_factory):
     """The AdaBound authors' class from their PyPI package adabound 0.0.5 (no dependencies)."""
     tmp = tmp_path_factory.mktemp("adabound")
-    cmd = [sys.executable, "-m", "pip", "download", "adabound==0.0.5", "--no-deps", "--only-binary=:all:", "-d", str(tmp)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "adabound==0.0.5",
+        "--no-deps",
+        "--only-binary=:all:",
+        "-d",
+        str(tmp),
+    ]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
     except subprocess.TimeoutExpired:

@@ -117,3 +117,16 @@ def test_score_sign_follows_loss_direction(values):
     down = sorted(values, reverse=True)
     assert performance_score(down[1:], down[0], 0.0) > 0
     assert performance_score(down[::-1][1:], down[-1], 0.0) < 0
+
+
+def test_spread_reads_sigma_as_std_or_variance():
+    # deltas 0.2, 0.5, -1/3: mean 0.1222, population std 0.3449, variance 0.1190
+    assert performance_score([2.0, 1.0, 1.5], 2.5, 0.5) == pytest.approx(0.2930882842401789, abs=1e-12)
+    assert performance_score([2.0, 1.0, 1.5], 2.5, 0.5, spread="var") == pytest.approx(
+        0.18679318861020552, abs=1e-12
+    )
+    assert performance_score([2.0, 1.5, 1.0], 2.5, 0.5, spread="std") == performance_score(
+        [2.0, 1.5, 1.0], 2.5, 0.5
+    )
+    with pytest.raises(ValueError, match="spread='sd' is not valid; choose one of std, var"):
+        performance_score([1.0], 1.0, 0.5, spread="sd")

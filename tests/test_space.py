@@ -1,4 +1,4 @@
-"""Candidate space: Config, expand, hyper_vector, label."""
+"""Candidate space: Candidate, expand, hyper_vector, label."""
 
 import dataclasses
 import math
@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from doit.space import Config, expand, hyper_vector, label
+from doit.space import Candidate, expand, hyper_vector, label
 
 GRID = {
     "sgd": {"lr": [0.1, 0.01]},
@@ -16,14 +16,14 @@ GRID = {
 
 
 def test_config_sorts_hyper_and_is_frozen():
-    config = Config("sgdm", (("momentum", 0.9), ("lr", 0.01)))
+    config = Candidate("sgdm", (("momentum", 0.9), ("lr", 0.01)))
     assert config.hyper == (("lr", 0.01), ("momentum", 0.9))
-    assert config == Config("sgdm", (("lr", 0.01), ("momentum", 0.9)))
+    assert config == Candidate("sgdm", (("lr", 0.01), ("momentum", 0.9)))
     assert config.lr == 0.01
     assert config.as_dict() == {"lr": 0.01, "momentum": 0.9}
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.optimizer = "adam"
-    assert len({config, Config("sgdm", (("lr", 0.01), ("momentum", 0.9)))}) == 1
+    assert len({config, Candidate("sgdm", (("lr", 0.01), ("momentum", 0.9)))}) == 1
 
 
 def test_expand_grid_cartesian_product_in_given_order():
@@ -43,7 +43,7 @@ def test_expand_accepts_expanded_lists_and_scalars():
     assert expand(configs) == configs
     dicts = [{"optimizer": c.optimizer, **c.as_dict()} for c in configs]
     assert expand(dicts) == configs
-    assert expand({"adam": {"lr": 0.001}}) == [Config("adam", (("lr", 0.001),))]
+    assert expand({"adam": {"lr": 0.001}}) == [Candidate("adam", (("lr", 0.001),))]
     assert expand({"adam": {"lr": [np.float64(0.001)]}})[0].hyper == (("lr", 0.001),)
 
 
@@ -61,17 +61,17 @@ def test_tuple_values_hash_and_label():
 
 def test_hyper_vector_golden():
     # sorted keys: alpha (raw), lr (log10), momentum (raw), weight_decay (log10; 0 -> log10 1e-6 = -6)
-    config = Config("rmsprop", (("lr", 0.01), ("alpha", 0.9), ("weight_decay", 0.0), ("momentum", 0.5)))
+    config = Candidate("rmsprop", (("lr", 0.01), ("alpha", 0.9), ("weight_decay", 0.0), ("momentum", 0.5)))
     np.testing.assert_allclose(hyper_vector(config), [0.9, -2.0, 0.5, -6.0], atol=1e-12)
-    decayed = Config("adam", (("lr", 3e-4), ("weight_decay", 1e-2)))
+    decayed = Candidate("adam", (("lr", 3e-4), ("weight_decay", 1e-2)))
     np.testing.assert_allclose(hyper_vector(decayed), [math.log10(3e-4), -2.0], atol=1e-12)
     assert hyper_vector(decayed).dtype == np.float64
 
 
 def test_label_is_stable():
-    assert label(Config("adam", (("lr", 0.001),))) == "adam(lr=0.001)"
-    assert label(Config("sgdm", (("momentum", 0.9), ("lr", 0.01)))) == "sgdm(lr=0.01,momentum=0.9)"
-    assert label(Config("sgd", (("lr", 1e-5), ("nesterov", True)))) == "sgd(lr=1e-05,nesterov=True)"
+    assert label(Candidate("adam", (("lr", 0.001),))) == "adam(lr=0.001)"
+    assert label(Candidate("sgdm", (("momentum", 0.9), ("lr", 0.01)))) == "sgdm(lr=0.01,momentum=0.9)"
+    assert label(Candidate("sgd", (("lr", 1e-5), ("nesterov", True)))) == "sgd(lr=1e-05,nesterov=True)"
 
 
 @pytest.mark.parametrize(
@@ -98,4 +98,4 @@ def test_expand_rejects_bad_spaces(grid, match):
 
 def test_hyper_vector_rejects_strings():
     with pytest.raises(ValueError, match="not numeric"):
-        hyper_vector(Config("adam", (("lr", 0.1), ("mode", "fast"))))
+        hyper_vector(Candidate("adam", (("lr", 0.1), ("mode", "fast"))))

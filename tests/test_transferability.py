@@ -9,6 +9,8 @@ from sklearn.model_selection import train_test_split
 
 from doit.transferability import leep, logme, omega_p_probe
 
+CONVERGED = {"max_iter": 1000, "tol": 1e-10}  # run the fixed point to convergence
+
 
 def direct_log_evidence(f, y, alpha, beta):
     """Closed-form log evidence / N of Bayesian linear regression y ~ N(F w, 1/beta), w ~ N(0, I/alpha)."""
@@ -43,7 +45,7 @@ def test_logme_matches_numerical_evidence_maximum(n, d):
     rng = np.random.default_rng(n + d)
     f, labels = clustered(rng, n, d, classes=3, noise=0.7)
     reference = np.mean([scipy_max_evidence(f, (labels == k).astype(float)) for k in range(3)])
-    assert logme(f, labels) == pytest.approx(reference, abs=1e-6)
+    assert logme(f, labels, **CONVERGED) == pytest.approx(reference, abs=1e-6)
 
 
 def released_fixed_point_reference(f, y, iterations=400):
@@ -68,10 +70,34 @@ def test_logme_wide_features_follow_released_fixed_point_variant():
     rng = np.random.default_rng(3)
     f, labels = clustered(rng, 12, 30, classes=3, noise=0.5)
     reference = np.mean([released_fixed_point_reference(f, (labels == k).astype(float)) for k in range(3)])
-    assert logme(f, labels) == pytest.approx(reference, abs=1e-8)
+    assert logme(f, labels, **CONVERGED) == pytest.approx(reference, abs=1e-8)
     # the evidence with all D eigenvalues (ICML variant) is smaller by (D - N) / (2N) log alpha > 0 here
     full = np.mean([scipy_max_evidence(f, (labels == k).astype(float)) for k in range(3)])
-    assert logme(f, labels) > full
+    assert logme(f, labels, **CONVERGED) > full
+
+
+def released_stopping_rule_reference(f, y, max_iter=11, tol=1e-3):
+    """The released code's loop: at most 11 updates, stop when alpha / beta changes by < 1e-3 relatively;
+    the evidence at the last (alpha, beta). Explicit D x D matrices (N > D here)."""
+    n, d = f.shape
+    lam = np.linalg.eigvalsh(f.T @ f)
+    alpha = beta = 1.0
+    for _ in range(max_iter):
+        t = alpha / beta
+        m = np.linalg.solve(t * np.eye(d) + f.T @ f, f.T @ y)
+        gamma = np.sum(lam / (lam + t))
+        alpha, beta = gamma / (m @ m + 1e-5), (n - gamma) / (np.sum((y - f @ m) ** 2) + 1e-5)
+        if abs(alpha / beta - t) <= tol * t:
+            break
+    return direct_log_evidence(f, y, alpha, beta)
+
+
+def test_logme_default_is_the_released_stopping_rule():
+    rng = np.random.default_rng(11)
+    f, labels = clustered(rng, 80, 5, classes=4, noise=1.5)
+    reference = np.mean([released_stopping_rule_reference(f, (labels == k).astype(float)) for k in range(4)])
+    assert logme(f, labels) == pytest.approx(reference, abs=1e-13)
+    assert abs(logme(f, labels) - logme(f, labels, **CONVERGED)) > 1e-11  # it stopped early (flat maximum)
 
 
 def test_logme_hand_case_single_feature():
@@ -83,9 +109,9 @@ def test_logme_hand_case_single_feature():
     # (1/2 ln 6 + 2 ln 3 - 1/2 ln(6 + 3 * 4) - 3/2 * 10/9 - 6/2 * 1/9 - 2 ln 2 pi) / 4 = (3/2 ln 3 - 2 - 2 ln 2 pi) / 4;
     # class 1 is the mirror image (x = -1), so LogME is the same number.
     expected = (1.5 * math.log(3) - 2 - 2 * math.log(2 * math.pi)) / 4
-    assert logme(np.array([[1.0], [1.0], [-1.0], [-1.0]]), np.array([0, 0, 1, 1])) == pytest.approx(
-        expected, abs=1e-6
-    )
+    assert logme(
+        np.array([[1.0], [1.0], [-1.0], [-1.0]]), np.array([0, 0, 1, 1]), **CONVERGED
+    ) == pytest.approx(expected, abs=1e-6)
     assert direct_log_evidence(np.array([[1.0], [1.0], [-1.0], [-1.0]]), np.array([1.0, 1, 0, 0]), 6, 3) == (
         pytest.approx(expected, abs=1e-12)
     )

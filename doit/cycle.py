@@ -1,0 +1,117 @@
+"""One switch cycle's bookkeeping: its losses (eq. 2's ``l_0..l_tau``) and the divergence rollback.
+
+`Cycle.begin(l0)` opens a cycle at the loss of its first batch, before its first update; `add` takes each
+later batch loss, each measured after one more update (ambiguity 2: no extra forward pass). Losses stay
+on their device until the cycle closes (one host sync per cycle). With ``nan_guard`` the parameters at
+the cycle's start are kept (one copy into buffers reused from cycle to cycle) so a diverged cycle can be
+rolled back.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from doit.score import WORST_SCORE, Spread, performance_score
+
+
+class Cycle:
+    """The open switch cycle over ``params`` (a list the owner may extend, see `track`)."""
+
+    def __init__(
+        self,
+        params: list[torch.Tensor],
+        tau: int,
+        alpha: float,
+        spread: Spread,
+        explode_factor: float,
+        nan_guard: bool,
+    ):
+        self.params, self.tau, self.alpha, self.spread = params, tau, alpha, spread
+        self.explode_factor, self.nan_guard = explode_factor, nan_guard
+        self.l0: torch.Tensor | None = None
+        self.losses: list[torch.Tensor] | None = None  # None: no cycle open
+        self.saved: list[torch.Tensor] | None = None  # parameters at the open cycle's start
+
+    @property
+    def open(self) -> bool:
+        return self.losses is not None
+
+    @property
+    def full(self) -> bool:
+        return self.open and len(self.losses) == self.tau
+
+    def begin(self, l0: torch.Tensor) -> None:
+        self.l0, self.losses = l0, []
+        if not self.nan_guard:
+            return
+        if self.saved is None:
+            self.saved = [p.detach().clone() for p in self.params]
+        else:
+            for saved, p in zip(self.saved, self.params, strict=True):
+                saved.copy_(p)
+
+    def track(self, params: list[torch.Tensor]) -> None:
+        """Take parameters added mid-run into the cycle (their start values are their current values)."""
+        self.params.extend(params)
+        if self.saved is not None:
+            self.saved.extend(p.detach().clone() for p in params)
+
+    def add(self, loss: torch.Tensor) -> None:
+        self.losses.append(loss)
+
+    def diverged(self) -> bool:
+        """Whether a loss so far or a parameter is non-finite (one host sync)."""
+        checks = [torch.isfinite(torch.stack([t.double() for t in (self.l0, *self.losses)]).cpu()).all()]
+        checks += [torch.isfinite(p).all().cpu() for p in self.params]
+        return not bool(torch.stack(checks).all())
+
+    def close(self) -> tuple[float | None, bool]:
+        """Score the cycle (eq. 2 over the losses so far) and close it: ``(score, diverged)``.
+
+        A non-finite loss, a loss above ``explode_factor * max(l0, 1)`` or (for a partial cycle, whose
+        last update has no loss yet) a non-finite parameter is a divergence: score -1 (`WORST_SCORE`), and
+        with ``nan_guard`` the cycle's start parameters are restored. A partial cycle with no loss after
+        ``l0`` that did not diverge has no score (None).
+        """
+        values = torch.stack([t.double() for t in (self.l0, *self.losses)]).cpu().tolist()
+        l0, losses = values[0], values[1:]
+        diverged = not np.all(np.isfinite(values)) or (
+            losses and max(losses) > self.explode_factor * max(l0, 1.0)
+        )
+        if len(losses) < self.tau and not diverged:
+            diverged = not all(bool(torch.isfinite(p).all()) for p in self.params)
+        score = (
+            WORST_SCORE
+            if diverged
+            else performance_score(losses, l0, self.alpha, self.spread)
+            if losses
+            else None
+        )
+        if diverged:
+            self.rollback()
+        self.losses = None
+        return score, bool(diverged)
+
+    def discard(self) -> None:
+        """Close the cycle unscored, restoring its start parameters (with ``nan_guard``)."""
+        self.rollback()
+        self.losses = None
+
+    @torch.no_grad()
+    def rollback(self) -> None:
+        """Restore the cycle's start parameters (with ``nan_guard``; without it there is no copy)."""
+        if self.nan_guard:
+            for p, saved in zip(self.params, self.saved, strict=True):
+                p.copy_(saved)
+
+    def state_dict(self) -> dict:
+        return {
+            "l0": self.l0,
+            "losses": None if self.losses is None else list(self.losses),
+            "saved": self.saved,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.l0, self.saved = state["l0"], state["saved"]
+        self.losses = None if state["losses"] is None else list(state["losses"])

@@ -1,0 +1,130 @@
+"""Selection strategies: which candidate trains the next switch cycle (Algorithm 1; Table 7's baselines).
+
+Each strategy has ``select(cycle, current) -> Selection`` (``cycle``: the index of the cycle about to
+start, ``current``: the index of the candidate training now, None before the first cycle) and
+``observe(index, score)`` (the score, eq. 2, of the cycle that just closed), and serialises itself.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import NamedTuple
+
+import numpy as np
+
+from doit.acquisition import Schedule, acquire
+from doit.bank import SurrogateBank
+from doit.score import sampling_weight
+
+
+class Strategy(enum.StrEnum):
+    """``doit``: surrogate + acquisition (Algorithm 1); ``random``, ``cyclical``: Table 7's baselines."""
+
+    doit = "doit"
+    random = "random"
+    cyclical = "cyclical"
+
+
+class Initial(enum.StrEnum):
+    """Cold-start draws: ``weighted`` by the eq. 3 sampling weights, or ``uniform`` (Figure 10a)."""
+
+    weighted = "weighted"
+    uniform = "uniform"
+
+
+class Selection(NamedTuple):
+    """A pick: the candidate's index, the phase (for the log) and every candidate's prediction (or [])."""
+
+    index: int
+    phase: str
+    candidates: list[dict]
+
+
+class CyclicalSelect:
+    """The candidates in turn, in space order."""
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def select(self, cycle: int, current: int | None) -> Selection:
+        return Selection(0 if current is None else (current + 1) % self.n, "cyclical", [])
+
+    def observe(self, index: int, score: float) -> None:
+        pass
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+class RandomSelect(CyclicalSelect):
+    """A uniformly random candidate every cycle."""
+
+    def __init__(self, n: int, seed: int):
+        super().__init__(n)
+        self.rng = np.random.default_rng(seed)
+
+    def select(self, cycle: int, current: int | None) -> Selection:
+        return Selection(int(self.rng.integers(self.n)), "random", [])
+
+    def state_dict(self) -> dict:
+        return {"rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rng.bit_generator.state = state["rng"]
+
+
+class SurrogateSelect(RandomSelect):
+    """DOIT: weighted random picks (eq. 3) for the first ``n_ini`` cycles (and until the compressor can
+    be fitted), then the argmax of the acquisition function (eq. 4-7) over the bank's GP predictions."""
+
+    def __init__(
+        self,
+        bank: SurrogateBank,
+        labels: list[str],
+        n_ini: int,
+        initial: str,
+        schedule: Schedule,
+        omega_t: float,
+        halving_period: int,
+        alpha: float,
+        w_min: float,
+        seed: int,
+    ):
+        super().__init__(len(labels), seed)
+        self.bank, self.labels, self.n_ini, self.initial = bank, labels, n_ini, initial
+        self.schedule, self.omega_t, self.halving_period = schedule, omega_t, halving_period
+        self.alpha, self.w_min = alpha, w_min
+        self.weights = [1.0] * self.n  # eq. 3 sampling weights, one per candidate
+
+    def select(self, cycle: int, current: int | None) -> Selection:
+        self.bank.snapshot()
+        if cycle < self.n_ini or current is None or not self.bank.ready:  # cold start (eq. 3)
+            w = np.ones(self.n) if self.initial == Initial.uniform else np.asarray(self.weights)
+            return Selection(int(self.rng.choice(self.n, p=w / w.sum())), "cold", [])
+        candidates, best, best_acq = [], 0, -np.inf
+        for idx, mean, sd in self.bank.predict():
+            acq = np.atleast_1d(
+                acquire(mean, sd, self.omega_t, cycle, self.halving_period, self.schedule, self.alpha)
+            )
+            for k, mu, s, a in zip(idx, mean, sd, acq, strict=True):
+                candidates.append(
+                    {"config": self.labels[k], "mean": float(mu), "sd": float(s), "acq": float(a)}
+                )
+                if a > best_acq:
+                    best, best_acq = k, float(a)
+        return Selection(best, "surrogate", candidates)
+
+    def observe(self, index: int, score: float) -> None:
+        self.weights[index] = sampling_weight(score, self.w_min)
+        self.bank.observe(index, score)
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "weights": list(self.weights), "bank": self.bank.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self.weights = list(state["weights"])
+        self.bank.load_state_dict(state["bank"])
