@@ -3,9 +3,10 @@ PY ?= python
 RESULTS ?= outputs
 REPORT ?= reports
 EXP ?= table1_grid_embedded
+TOYS ?= paper
 LAUNCHER ?= basic
 
-.PHONY: install demo test lint bench tables figures sweep reproduce-embedded slurm-up slurm-down
+.PHONY: install demo test lint bench tables toys figures sweep reproduce-embedded slurm-up slurm-down
 
 install:
 	$(PY) -m pip install -e ".[dev]"
@@ -17,7 +18,7 @@ test:
 	$(PY) -m pytest
 
 lint:
-	ruff check .
+	ruff check . && ruff format --check .
 
 bench:
 	$(PY) benchmarks/controller_overhead.py
@@ -27,7 +28,10 @@ bench:
 tables:
 	$(PY) -m analysis tables --results $(RESULTS) --out $(REPORT)/tables
 
-figures:
+toys:
+	$(PY) -m runners.toys --scale $(TOYS) --out $(RESULTS)/toys
+
+figures: toys
 	$(PY) -m analysis figures --results $(RESULTS) --out $(REPORT)/figures
 
 sweep:

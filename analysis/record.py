@@ -35,14 +35,14 @@ class RunInfo:
     dataset: str
     model: str
     mode: str
-    method: str                       # the method option (doit, random, adam, steplr, swats, ...)
+    method: str  # the method option (doit, random, adam, steplr, swats, ...)
     seed: int
     epochs: int
     batch_size: int
     ablation: str = "none"
     variant: str | None = None
-    space: str | None = None          # DOIT strategies: the space option ...
-    space_grid: dict | None = None    # ... and its grid (optimizer -> hyperparameter -> values)
+    space: str | None = None  # DOIT strategies: the space option ...
+    space_grid: dict | None = None  # ... and its grid (optimizer -> hyperparameter -> values)
     tau: int | None = None
     n_ini: int | None = None
     n_components: int | None = None
@@ -57,8 +57,8 @@ class Hyper:
 
     optimizer: str
     lr: float
-    scheduler: str | None = None      # steplr | cosine | None
-    params: dict = field(default_factory=dict)   # every other optimizer keyword (momentum, weight_decay, ...)
+    scheduler: str | None = None  # steplr | cosine | None
+    params: dict = field(default_factory=dict)  # every other optimizer keyword (momentum, weight_decay, ...)
 
 
 @dataclass
@@ -96,12 +96,12 @@ class DoitSummary:
 
     n_switches: int
     n_cycles: int
-    share: dict                       # configuration label -> fraction of completed cycles
+    share: dict  # configuration label -> fraction of completed cycles
     omega_t: float
     logme: float | None = None
     leep: float | None = None
     omega_p: float | None = None
-    recovered_cycles: int = 0         # cycles rolled back by the divergence guard
+    recovered_cycles: int = 0  # cycles rolled back by the divergence guard
 
 
 @dataclass
@@ -110,16 +110,24 @@ class Result:
     run: RunInfo
     metrics: Metrics
     timing: Timing
-    hyper: Hyper | None = None        # None for DOIT strategies (their candidates are run.space_grid)
+    hyper: Hyper | None = None  # None for DOIT strategies (their candidates are run.space_grid)
     doit: DoitSummary | None = None
     diverged_step: int | None = None  # status "diverged": the step of the first non-finite loss
-    config: dict = field(default_factory=dict)   # the composed config, for people; analysis never reads it
+    config: dict = field(default_factory=dict)  # the composed config, for people; analysis never reads it
     nonfinite: list = field(default_factory=list)
     schema: int = SCHEMA
 
 
-ACCURACY_FIELDS = ("final_test_acc", "best_test_acc", "final_train_acc", "test_f1", "test_acc3", "test_acc5",
-                   "val_acc", "best_val_acc")
+ACCURACY_FIELDS = (
+    "final_test_acc",
+    "best_test_acc",
+    "final_train_acc",
+    "test_f1",
+    "test_acc3",
+    "test_acc5",
+    "val_acc",
+    "best_val_acc",
+)
 
 
 # ---------------------------------------------------------------------------------------------- writing
@@ -132,6 +140,11 @@ def _strict(value, where: str, nonfinite: list[str]):
     if isinstance(value, list | tuple):
         return [_strict(v, f"{where}[{i}]", nonfinite) for i, v in enumerate(value)]
     return value
+
+
+def strict(value):
+    """``value`` (nested dicts and lists) with every non-finite float replaced by None, as ``dumps`` writes it."""
+    return _strict(value, "", [])
 
 
 def to_dict(result: Result) -> dict:
@@ -148,21 +161,26 @@ def dumps(result: Result) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- reading
-def _check_value(value, hint, where: str):
-    """``value`` converted to ``hint`` (dataclasses recursively), or ``RecordError``."""
+def _check_value(value, hint, where: str, nonfinite: frozenset = frozenset()):
+    """``value`` converted to ``hint`` (dataclasses recursively), or ``RecordError``.
+
+    A null listed in ``nonfinite`` stands for a non-finite float (see ``to_dict``) and stays None.
+    """
+    if value is None and where in nonfinite:
+        return None
     origin = get_origin(hint)
     if origin in (types.UnionType, typing.Union):
         options = get_args(hint)
         if value is None and type(None) in options:
             return None
         inner = [h for h in options if h is not type(None)]
-        return _check_value(value, inner[0], where)
+        return _check_value(value, inner[0], where, nonfinite)
     if origin is Literal:
         if value not in get_args(hint):
             raise RecordError(f"{where}: {value!r} is not one of {', '.join(map(str, get_args(hint)))}")
         return value
     if dataclasses.is_dataclass(hint):
-        return _from(hint, value, where)
+        return _from(hint, value, where, nonfinite)
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise RecordError(f"{where}: expected a number, got {type(value).__name__} {value!r:.40}")
@@ -179,7 +197,7 @@ def _check_value(value, hint, where: str):
     return value
 
 
-def _from(cls, data, where: str):
+def _from(cls, data, where: str, nonfinite: frozenset = frozenset()):
     if not isinstance(data, dict):
         raise RecordError(f"{where or 'top level'}: expected an object, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
@@ -194,7 +212,7 @@ def _from(cls, data, where: str):
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise RecordError(f"{path}: missing")
             continue
-        kwargs[name] = _check_value(data[name], hints[name], path)
+        kwargs[name] = _check_value(data[name], hints[name], path, nonfinite)
     return cls(**kwargs)
 
 
@@ -204,26 +222,57 @@ def from_dict(data) -> Result:
         raise RecordError(f"top level: expected an object, got {type(data).__name__}")
     if data.get("schema") != SCHEMA:
         raise RecordError(f"schema {data.get('schema')!r} (this suite reads schema {SCHEMA}; rerun the run)")
-    result = _from(Result, data, "")
+    listed = data.get("nonfinite")
+    nonfinite = (
+        frozenset(n for n in listed if isinstance(n, str)) if isinstance(listed, list) else frozenset()
+    )
+    result = _from(Result, data, "", nonfinite)
     for name in ACCURACY_FIELDS:
         value = getattr(result.metrics, name)
         if value is not None and not 0.0 <= value <= 100.0:
             raise RecordError(f"metrics.{name}: {value} is outside [0, 100]")
     if result.status == "complete" and result.metrics.final_test_acc is None:
         raise RecordError("metrics.final_test_acc: missing in a complete run")
-    for name, value in (result.doit.share.items() if result.doit else ()):
+    if (result.status == "diverged") != (result.diverged_step is not None):
+        raise RecordError(f"diverged_step: {result.diverged_step!r} does not fit status {result.status!r}")
+    for name, value in result.doit.share.items() if result.doit else ():
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
             raise RecordError(f"doit.share.{name}: {value!r} is not a fraction")
+    if not all(isinstance(name, str) for name in result.nonfinite):
+        raise RecordError("nonfinite: expected a list of field names")
+    _check_grid(result.run.space_grid)
     return result
+
+
+def _check_grid(grid: dict | None) -> None:
+    """``run.space_grid`` must map optimizer -> hyperparameter -> non-empty list of numbers."""
+    for opt, space in (grid or {}).items():
+        if not isinstance(space, dict):
+            raise RecordError(f"run.space_grid.{opt}: expected an object, got {type(space).__name__}")
+        for key, values in space.items():
+            numbers = (
+                isinstance(values, list)
+                and values
+                and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+            )
+            if not numbers:
+                raise RecordError(f"run.space_grid.{opt}.{key}: expected a non-empty list of numbers")
 
 
 def loads(text: str) -> Result:
     """Parse and validate a ``result.json`` text (``RecordError`` for invalid JSON too)."""
     try:
-        data = json.loads(text, parse_constant=lambda token: _reject_constant(token))
+        data = json.loads(text, parse_constant=_reject_constant)
+        json.dumps(data, ensure_ascii=False).encode("utf-8")  # a lone surrogate ("\\ud800") is no UTF-8
+        return from_dict(data)
     except json.JSONDecodeError as err:
         raise RecordError(f"not JSON: {err}") from None
-    return from_dict(data)
+    except UnicodeEncodeError:
+        raise RecordError("not UTF-8: a string holds a lone surrogate") from None
+    except (ValueError, OverflowError, RecursionError) as err:  # huge numbers, deep nesting
+        if isinstance(err, RecordError):
+            raise
+        raise RecordError(f"unreadable: {type(err).__name__}: {str(err)[:200]}") from None
 
 
 def _reject_constant(token: str):

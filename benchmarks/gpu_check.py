@@ -17,8 +17,13 @@ from torchvision.models import resnet18
 from doit import DOIT
 from doit.compression import select_state
 
-SPACE = {"sgd": {"lr": [0.01]}, "sgdm": {"lr": [0.01], "momentum": [0.9]}, "adagrad": {"lr": [0.01]},
-         "rmsprop": {"lr": [0.001]}, "adam": {"lr": [0.001]}}
+SPACE = {
+    "sgd": {"lr": [0.01]},
+    "sgdm": {"lr": [0.01], "momentum": [0.9]},
+    "adagrad": {"lr": [0.01]},
+    "rmsprop": {"lr": [0.001]},
+    "adam": {"lr": [0.001]},
+}
 
 
 def fabricated(n: int, device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -26,7 +31,7 @@ def fabricated(n: int, device) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator(device="cpu").manual_seed(0)
     y = torch.randint(0, 10, (n,), generator=g)
     x = torch.randn(n, 3, 32, 32, generator=g) * 0.5
-    x[torch.arange(n), y % 3, (y // 3) * 8:(y // 3) * 8 + 8, :] += 1.5
+    x[torch.arange(n), y % 3, (y // 3) * 8 : (y // 3) * 8 + 8, :] += 1.5
     return x.to(device), y.to(device)
 
 
@@ -34,8 +39,14 @@ def train(method: str, steps: int, batch_size: int, x, y) -> dict:
     torch.manual_seed(0)
     model = resnet18(num_classes=10).to(x.device)
     if method == "doit":
-        opt = DOIT(model.parameters(), space=SPACE, tau=25, n_ini=5,
-                   state=select_state(model.named_parameters(), ["fc.weight", "fc.bias"]), seed=0)
+        opt = DOIT(
+            model.parameters(),
+            space=SPACE,
+            tau=25,
+            n_ini=5,
+            state=select_state(model.named_parameters(), ["fc.weight", "fc.bias"]),
+            seed=0,
+        )
     else:
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     torch.cuda.synchronize()
@@ -53,10 +64,16 @@ def train(method: str, steps: int, batch_size: int, x, y) -> dict:
     torch.cuda.synchronize()
     wall = time.perf_counter() - start
     controller = float(opt.controller_time_s) if method == "doit" else 0.0
-    return {"method": method, "steps_per_s": (steps - 1) / wall, "wall_s": wall,
-            "controller_share": controller / wall, "peak_mem_mib": torch.cuda.max_memory_allocated() / 2**20,
-            "loss_first": first, "loss_last": float(loss),
-            "switches": int(opt.switch_count) if method == "doit" else 0}
+    return {
+        "method": method,
+        "steps_per_s": (steps - 1) / wall,
+        "wall_s": wall,
+        "controller_share": controller / wall,
+        "peak_mem_mib": torch.cuda.max_memory_allocated() / 2**20,
+        "loss_first": first,
+        "loss_last": float(loss),
+        "switches": int(opt.switch_count) if method == "doit" else 0,
+    }
 
 
 def main() -> int:
@@ -65,19 +82,25 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=64)
     args = parser.parse_args()
     if not torch.cuda.is_available():
-        print("gpu_check: no CUDA device found (torch.cuda.is_available() is False); run it on a GPU machine",
-              file=sys.stderr)
+        print(
+            "gpu_check: no CUDA device found (torch.cuda.is_available() is False); run it on a GPU machine",
+            file=sys.stderr,
+        )
         return 1
     device = torch.device("cuda")
     x, y = fabricated(10_000, device)
-    print(f"device: {torch.cuda.get_device_name(device)}, torch {torch.__version__}, "
-          f"ResNet18, batch {args.batch_size}, {args.steps} steps")
+    print(
+        f"device: {torch.cuda.get_device_name(device)}, torch {torch.__version__}, "
+        f"ResNet18, batch {args.batch_size}, {args.steps} steps"
+    )
     train("sgd", 20, args.batch_size, x, y)  # warm-up (cuDNN autotune, lazy imports)
     rows = [train(m, args.steps, args.batch_size, x, y) for m in ("sgd", "doit")]
     for r in rows:
-        print(f"{r['method']:5s} {r['steps_per_s']:8.1f} steps/s  wall {r['wall_s']:6.2f} s  controller share "
-              f"{100 * r['controller_share']:5.1f}%  peak {r['peak_mem_mib']:7.1f} MiB  loss {r['loss_first']:.3f}"
-              f" -> {r['loss_last']:.3f}  switches {r['switches']}")
+        print(
+            f"{r['method']:5s} {r['steps_per_s']:8.1f} steps/s  wall {r['wall_s']:6.2f} s  controller share "
+            f"{100 * r['controller_share']:5.1f}%  peak {r['peak_mem_mib']:7.1f} MiB  loss {r['loss_first']:.3f}"
+            f" -> {r['loss_last']:.3f}  switches {r['switches']}"
+        )
     print(f"DOIT / SGD throughput ratio: {rows[1]['steps_per_s'] / rows[0]['steps_per_s']:.3f}")
     return 0
 

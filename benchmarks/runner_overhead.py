@@ -26,8 +26,9 @@ from runners.train import compose, run
 
 
 def config(epochs: int):
-    return compose(["method=sgdm", f"epochs={epochs}", "batch_size=32", "progress=off", "plot=false",
-                    "threads=1"])
+    return compose(
+        ["method=sgdm", f"epochs={epochs}", "batch_size=32", "progress=off", "plot=false", "threads=1"]
+    )
 
 
 def runner_once(cfg, choices) -> tuple[float, float, int]:
@@ -35,7 +36,7 @@ def runner_once(cfg, choices) -> tuple[float, float, int]:
     with tempfile.TemporaryDirectory() as tmp:
         result = run(cfg, Path(tmp), choices)
         loop = load(Path(tmp) / "checkpoint.pt")["trainer"]["loop"]
-    return loop["step_time_s"], result["timing"]["train_time_s"], result["timing"]["steps"]
+    return loop["step_time_s"], result.timing.train_time_s, result.timing.steps
 
 
 def bare_once(cfg) -> tuple[float, float, int]:
@@ -83,8 +84,10 @@ def main() -> None:
     print(f"digits CNN, sgdm, batch 32, {args.epochs} epochs = {steps} steps, median of {args.reps}")
     for k, what in ((0, "steps only"), (1, "with eval")):
         rate = {name: steps / statistics.median(r[k] for r in rs) for name, rs in runs.items()}
-        print(f"{what:>10}: runner {rate['runner']:8.1f} steps/s  bare {rate['bare']:8.1f} steps/s  "
-              f"ratio {rate['runner'] / rate['bare']:.3f}")
+        print(
+            f"{what:>10}: runner {rate['runner']:8.1f} steps/s  bare {rate['bare']:8.1f} steps/s  "
+            f"ratio {rate['runner'] / rate['bare']:.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -7,42 +7,74 @@ the composed config and the RNG states below.
 
 from __future__ import annotations
 
-import os
+import pickle
 import random
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
+VERSION = 1
+KEYS = ("version", "config", "model", "optimizer", "scheduler", "trainer", "rng", "transfer", "wall_time_s")
+
+
+class Unreadable(Exception):
+    """``checkpoint.pt`` exists but is not a checkpoint of this runner; ``str(err)`` is the short reason."""
+
 
 def save(path: Path, state: dict) -> None:
-    """``torch.save`` to a temporary file, then ``os.replace`` onto ``path``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """``torch.save`` to a temporary file (mode per umask, fsynced), then ``os.replace`` onto ``path``."""
+    from runners.results import atomic
+
+    with atomic(Path(path), binary=True) as fh:
+        torch.save(state, fh)
 
 
 def load(path: Path) -> dict | None:
-    """The checkpoint at ``path`` (on CPU), or None if there is none."""
+    """The checkpoint at ``path`` (on CPU), or None if there is none; ``Unreadable`` if it is not one.
+
+    Truncated, empty, random or foreign files (another program's ``.pt``, a pickle that needs more than
+    ``weights_only``) all raise ``Unreadable`` with a one-line reason.
+    """
     path = Path(path)
     if not path.exists():
         return None
-    return torch.load(path, map_location="cpu", weights_only=True)
+    size = path.stat().st_size
+    if size == 0:
+        raise Unreadable("empty file")
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if head != b"PK\x03\x04":  # torch.save writes a zip archive
+        raise Unreadable(f"not a PyTorch zip file: {size} bytes of something else")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises RuntimeError, UnpicklingError, EOFError, ... for broken files
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        if "central directory" in first or "zip archive" in first:
+            raise Unreadable(f"truncated or damaged zip archive of {size} bytes") from None
+        if isinstance(err, pickle.UnpicklingError) or "weights_only" in str(err):
+            raise Unreadable(
+                "holds objects other than tensors and plain containers (not written by this runner)"
+            ) from None
+        raise Unreadable(f"{type(err).__name__}: {first[:160]}") from None
+    if not isinstance(state, dict) or state.get("version") != VERSION:
+        raise Unreadable(f"not a runners checkpoint (expected a dict with version {VERSION})")
+    missing = [k for k in KEYS if k not in state]
+    if missing:
+        raise Unreadable(f"not a runners checkpoint (missing {', '.join(missing)})")
+    if not isinstance(state["config"], dict):
+        raise Unreadable("not a runners checkpoint (config is not a mapping)")
+    return state
 
 
 def rng_state() -> dict:
     """Global RNG states (torch, CUDA, numpy, random) as tensors and plain containers."""
     kind, keys, pos, has_gauss, gauss = np.random.get_state()
-    state = {"torch": torch.get_rng_state(),
-             "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(gauss)],
-             "random": random.getstate()}
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(gauss)],
+        "random": random.getstate(),
+    }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state

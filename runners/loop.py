@@ -8,6 +8,14 @@ target test accuracy. Checkpoints: at an epoch end when ``checkpoint_every_s`` s
 last one (and always after the last epoch), every ``checkpoint_every_steps`` steps and when
 ``runners.preemption.requested()``; the loop's state (``state_dict``) records the position inside the
 epoch so a resumed run skips exactly the consumed batches and ends bit-for-bit like an uninterrupted one.
+
+Divergence: single, scheduled and hybrid optimizers (and DOIT without its guard) stop at the first
+non-finite training loss with ``Diverged`` (its ``step`` found exactly from the recorded per-step losses,
+which are checked every ``check_every`` steps, before every checkpoint and at every epoch end, so there is
+no host sync per step and no checkpoint or evaluation of a diverged state). DOIT strategies roll a
+diverged switch cycle back themselves: the loop calls ``optimizer.guard()`` before every evaluation and
+``optimizer.finish()`` once when training ends, before the final evaluation and checkpoint. An epoch's
+``train_loss`` is the mean of its finite per-step losses; ``nonfinite_steps`` counts the others.
 """
 
 from __future__ import annotations
@@ -23,6 +31,22 @@ import torch.nn.functional as F
 
 from doit.space import label
 from runners import preemption
+
+
+class Diverged(RuntimeError):
+    """Training stopped at a non-finite loss; ``step`` is the global step (1-based) of the first one."""
+
+    def __init__(self, step: int, loss: float, detail: str = ""):
+        self.step, self.loss = int(step), float(loss)
+        super().__init__(f"training loss {loss} at step {step}{detail}")
+
+
+def first_nonfinite(losses: torch.Tensor) -> int | None:
+    """Index of the first non-finite value of a 1-d tensor, or None (one host sync)."""
+    bad = ~torch.isfinite(losses)
+    if not bool(bad.any()):
+        return None
+    return int(bad.nonzero()[0, 0])
 
 
 @dataclass
@@ -112,12 +136,28 @@ def evaluate(model, batches, metrics: list[str], num_classes: int, amp_ctx) -> d
 class Trainer:
     """Runs the epochs; ``on_checkpoint()`` persists everything, ``on_epoch(state)`` writes per-epoch files."""
 
-    def __init__(self, model, optimizer, scheduler, data, *, epochs: int, device, is_doit: bool,
-                 amp: bool = False, tol: float = 1e-4, patience: int = 10, stop: bool = False,
-                 target_acc: float | None = None, checkpoint_every_steps: int = 0,
-                 checkpoint_every_s: float = 0.0,
-                 on_checkpoint: Callable[[], None] = lambda: None,
-                 on_epoch: Callable[[LoopState], None] = lambda s: None, progress=None):
+    def __init__(
+        self,
+        model,
+        optimizer,
+        scheduler,
+        data,
+        *,
+        epochs: int,
+        device,
+        is_doit: bool,
+        amp: bool = False,
+        tol: float = 1e-4,
+        patience: int = 10,
+        stop: bool = False,
+        target_acc: float | None = None,
+        checkpoint_every_steps: int = 0,
+        checkpoint_every_s: float = 0.0,
+        on_checkpoint: Callable[[], None] = lambda: None,
+        on_epoch: Callable[[LoopState], None] = lambda s: None,
+        progress=None,
+        check_every: int = 32,
+    ):
         self.model, self.optimizer, self.scheduler, self.data = model, optimizer, scheduler, data
         self.epochs, self.device, self.is_doit = epochs, torch.device(device), is_doit
         self.tol, self.patience, self.stop, self.target_acc = tol, patience, stop, target_acc
@@ -127,6 +167,10 @@ class Trainer:
         self.amp = bool(amp) and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda") if self.amp else None
         self.state = LoopState()
+        # DOIT strategies roll diverged cycles back (nan_guard); everything else stops with Diverged
+        self.guarded = bool(is_doit and getattr(optimizer, "nan_guard", False))
+        self.check_every = max(int(check_every), 1)
+        self._checked = 0  # s.epoch_losses[:_checked] are known to be finite
 
     def amp_ctx(self):
         if self.amp:
@@ -142,6 +186,7 @@ class Trainer:
 
     def load_state_dict(self, d: dict) -> None:
         self.state = LoopState.from_state_dict(d["loop"], self.device)
+        self._checked = 0
         if self.scaler is not None and d.get("scaler"):
             self.scaler.load_state_dict(d["scaler"])
 
@@ -150,6 +195,36 @@ class Trainer:
         self._last_checkpoint = time.perf_counter()
         if preemption.requested():
             preemption.after_checkpoint()
+
+    def _check_finite(self) -> None:
+        """Raise ``Diverged`` at the first non-finite loss of the current epoch not yet checked."""
+        s = self.state
+        if self.guarded or self._checked >= len(s.epoch_losses):
+            return
+        i = first_nonfinite(torch.stack(s.epoch_losses[self._checked :]))
+        if i is not None:
+            k = self._checked + i
+            raise Diverged(s.step - len(s.epoch_losses) + k + 1, s.epoch_losses[k].item())
+        self._checked = len(s.epoch_losses)
+
+    def _guard(self, last: bool) -> None:
+        """DOIT: roll back a diverged open cycle before an evaluation; at the end also close the last cycle."""
+        if not last:
+            self.optimizer.guard()
+            return
+        self.optimizer.finish()
+        bad = [n for n, p in self.model.named_parameters() if not bool(torch.isfinite(p).all())]
+        if bad:  # the guard must have restored them; never report or checkpoint a NaN model
+            losses = torch.cat(
+                [*self.state.step_losses, *(t.reshape(1).float().cpu() for t in self.state.epoch_losses)]
+            )
+            i = first_nonfinite(losses)
+            step = i + 1 if i is not None else self.state.step
+            raise Diverged(
+                step,
+                losses[step - 1].item() if i is not None else math.nan,
+                f"; parameters {', '.join(bad[:3])} are not finite at the end",
+            )
 
     def run(self) -> LoopState:
         s = self.state
@@ -180,7 +255,18 @@ class Trainer:
                 s.step += 1
                 if self.progress is not None:
                     self.progress.step(s.step, s.epoch + 1)
-                if (self.every and s.step % self.every == 0) or preemption.requested():
+                checkpoint_now = (self.every and s.step % self.every == 0) or preemption.requested()
+                if not self.guarded and (
+                    checkpoint_now or len(s.epoch_losses) - self._checked >= self.check_every
+                ):
+                    try:
+                        self._check_finite()
+                    except Diverged:
+                        now = time.perf_counter()
+                        s.train_time_s += now - t_epoch
+                        s.step_time_s += now - t_epoch
+                        raise
+                if checkpoint_now:
                     now = time.perf_counter()
                     s.train_time_s += now - t_epoch
                     s.step_time_s += now - t_epoch
@@ -189,7 +275,10 @@ class Trainer:
             now = time.perf_counter()
             s.train_time_s += now - t_epoch
             s.step_time_s += now - t_epoch
+            self._check_finite()
             self._end_epoch()
+            if self.is_doit and s.stopped and s.epoch < self.epochs:
+                self._guard(last=True)  # the convergence rule ended training: close DOIT's last cycle
             self.on_epoch(s)
             if self.finished or time.perf_counter() - self._last_checkpoint >= self.every_s:
                 self._checkpoint()
@@ -198,10 +287,19 @@ class Trainer:
     def _end_epoch(self) -> None:
         s = self.state
         t0 = time.perf_counter()
+        if self.is_doit:
+            self._guard(last=s.epoch + 1 >= self.epochs)
         losses = torch.stack(s.epoch_losses).float().cpu()
-        row = {"epoch": s.epoch + 1, "step": s.step, "time_s": 0.0,
-               "train_loss": losses.double().mean().item(),
-               "train_acc": 100.0 * torch.stack(s.epoch_correct).sum().item() / max(s.epoch_seen, 1)}
+        finite = torch.isfinite(losses)
+        n_finite = int(finite.sum())
+        row = {
+            "epoch": s.epoch + 1,
+            "step": s.step,
+            "time_s": 0.0,
+            "train_loss": losses[finite].double().mean().item() if n_finite else math.nan,
+            "nonfinite_steps": len(losses) - n_finite,
+            "train_acc": 100.0 * torch.stack(s.epoch_correct).sum().item() / max(s.epoch_seen, 1),
+        }
         data = self.data
         test = evaluate(self.model, data.test, data.metrics, data.num_classes, self.amp_ctx)
         row.update({f"test_{k}": v for k, v in test.items()})
@@ -225,6 +323,7 @@ class Trainer:
         s.metrics.append(row)
         s.step_losses.append(losses)
         s.epoch_losses, s.epoch_correct, s.epoch_seen = [], [], 0
+        self._checked = 0
         s.epoch += 1
         s.batch = 0
         if self.progress is not None:

@@ -20,9 +20,8 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from runners.schema import ConfigError
+from runners.schema import ConfigError, Mode
 
-MODES = ("full", "head", "lora")
 _SOURCE = "source_head"
 
 
@@ -50,7 +49,11 @@ def head_module_names(model: nn.Module) -> list[str]:
         return list(names)
     last = None
     for mod_name, module in model.named_modules():
-        if mod_name and not mod_name.startswith(_SOURCE) and any(True for _ in module.parameters(recurse=False)):
+        if (
+            mod_name
+            and not mod_name.startswith(_SOURCE)
+            and any(True for _ in module.parameters(recurse=False))
+        ):
             last = mod_name
     if last is None:
         raise ConfigError("model: the model has no parameters, so it has no classifier head to train")
@@ -73,23 +76,31 @@ def _inject_lora(model: nn.Module, cfg) -> list[str]:
         raise ConfigError("mode=lora needs peft: pip install -e '.[nlp]'") from err
     targets = _get(cfg, "model.lora.target_modules") or getattr(model, "lora_targets", None)
     if not targets:
-        raise ConfigError("mode=lora: model.lora.target_modules is empty; name the modules LoRA adapts "
-                          "(e.g. model.lora.target_modules=[query,value])")
-    config = LoraConfig(r=int(_get(cfg, "model.lora.r", 8)), lora_alpha=int(_get(cfg, "model.lora.alpha", 16)),
-                        lora_dropout=float(_get(cfg, "model.lora.dropout", 0.0)),
-                        target_modules=list(targets), bias="none")
+        raise ConfigError(
+            "mode=lora: model.lora.target_modules is empty; name the modules LoRA adapts "
+            "(e.g. model.lora.target_modules=[query,value])"
+        )
+    config = LoraConfig(
+        r=int(_get(cfg, "model.lora.r", 8)),
+        lora_alpha=int(_get(cfg, "model.lora.alpha", 16)),
+        lora_dropout=float(_get(cfg, "model.lora.dropout", 0.0)),
+        target_modules=list(targets),
+        bias="none",
+    )
     try:
         inject_adapter_in_model(config, model)
     except ValueError as err:
-        raise ConfigError(f"mode=lora: model.lora.target_modules={list(targets)} match no module of this "
-                          "model; name Linear/Conv layers it has") from err
+        raise ConfigError(
+            f"mode=lora: model.lora.target_modules={list(targets)} match no module of this "
+            "model; name Linear/Conv layers it has"
+        ) from err
     return [n for n, _ in model.named_parameters() if ".lora_" in n]
 
 
 def apply_mode(model: nn.Module, mode: str, cfg) -> ModeInfo:
     """Set ``requires_grad`` for ``mode`` (in place; ``lora`` injects adapters) and report what trains."""
-    if mode not in MODES:
-        raise ConfigError(f"mode={mode!r} is not valid; choose one of {', '.join(MODES)}")
+    if mode not in tuple(Mode):
+        raise ConfigError(f"mode={mode!r} is not valid; choose one of {', '.join(Mode)}")
     head = head_param_names(model)
     if mode == "full":
         train = {n for n, _ in model.named_parameters() if not n.startswith(_SOURCE + ".")}

@@ -17,9 +17,10 @@ def active_per_step(n_steps: int, log: list[dict] | None, fallback: str) -> list
     return [labels[max(i, 0)] for i in idx]
 
 
-def plot_run(path: Path, step_losses, metrics: list[dict], log: list[dict] | None, fallback: str,
-             title: str) -> None:
-    """Write the figure to ``path`` (PNG, written atomically)."""
+def plot_run(
+    path: Path, step_losses, metrics: list[dict], log: list[dict] | None, fallback: str, title: str
+) -> None:
+    """Write the figure to ``path`` (PNG, written atomically; non-finite losses leave gaps)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -53,7 +54,10 @@ def plot_run(path: Path, step_losses, metrics: list[dict], log: list[dict] | Non
     ax.legend(handles=handles, fontsize=7, loc="center right")
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    tmp = Path(path).with_name(f".{Path(path).name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
+    from runners.results import atomic
+
+    try:
+        with atomic(Path(path), binary=True) as fh:
+            fig.savefig(fh, dpi=110, format="png")
+    finally:
+        plt.close(fig)

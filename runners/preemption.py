@@ -45,8 +45,9 @@ def preempt_signal() -> signal.Signals:
 def _on_signal(signum: int, frame: Any) -> None:
     global _requested, _signum
     _requested, _signum = True, signum
-    log.warning("Caught %s: checkpointing at the next step boundary, then requeueing",
-                signal.Signals(signum).name)
+    log.warning(
+        "Caught %s: checkpointing at the next step boundary, then requeueing", signal.Signals(signum).name
+    )
 
 
 def install() -> None:
@@ -91,9 +92,13 @@ def after_checkpoint() -> None:
         # plain sbatch: `scontrol requeue` ends this job and queues its original script again
         result = subprocess.run(["scontrol", "requeue", job], capture_output=True, text=True, timeout=60)
         if result.returncode != 0:
-            raise SystemExit(f"scontrol requeue {job} failed ({result.stderr.strip()}); "
-                             "the checkpoint is saved: resubmit the same command to resume")
+            raise SystemExit(
+                f"scontrol requeue {job} failed ({result.stderr.strip()}); "
+                "the checkpoint is saved: resubmit the same command to resume"
+            )
         log.info("Checkpoint written; SLURM job %s requeued", job)
         sys.exit(0)
-    raise SystemExit(f"Stopped by {signal.Signals(signum).name} after writing the checkpoint; "
-                     "run the same command with the same output dir to resume")
+    raise SystemExit(
+        f"Stopped by {signal.Signals(signum).name} after writing the checkpoint; "
+        "run the same command with the same output dir to resume"
+    )

@@ -21,8 +21,14 @@ class Progress:
         if mode == "bar":
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total_steps, initial=done_steps, unit="step", dynamic_ncols=True,
-                             mininterval=0.5, file=sys.stderr)
+            self._bar = tqdm(
+                total=total_steps,
+                initial=done_steps,
+                unit="step",
+                dynamic_ncols=True,
+                mininterval=0.5,
+                file=sys.stderr,
+            )
 
     def step(self, step: int, epoch: int) -> None:
         """Called after each training step (``step`` done in all, in epoch ``epoch``, 1-based)."""
@@ -34,7 +40,9 @@ class Progress:
 
     def epoch(self, row: dict, active: str | None) -> None:
         """Called after each epoch's evaluation with its metrics row."""
-        text = f"train_loss {row['train_loss']:.4f} test_acc {row['test_acc']:.2f}" + (f" [{active}]" if active else "")
+        text = f"train_loss {row['train_loss']:.4f} test_acc {row['test_acc']:.2f}" + (
+            f" [{active}]" if active else ""
+        )
         if self._bar is not None:
             self._bar.set_description(f"epoch {row['epoch']}")
             self._bar.set_postfix_str(text)

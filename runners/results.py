@@ -1,55 +1,105 @@
-"""Result files of one run (docs/architecture.md): atomic writers and the ``result.json`` schema.
+"""Result files of one run (docs/architecture.md): atomic writers and strict JSON.
 
-Every file is written to a temporary name in the same directory and moved into place with
-``os.replace``, so a killed run never leaves a half-written file.
+Every file is written to a temporary name in the same directory (``.<name>.<random>.tmp``, created like
+``open()`` does, so its mode follows the umask and default ACLs), flushed to disk, and moved into place
+with ``os.replace``: a killed run never leaves a half-written file, only at most a ``.tmp`` file that
+``runners.rundir.prepare`` deletes at the next start. JSON is strict: no bare ``NaN``/``Infinity``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import math
 import os
-import tempfile
-from collections.abc import Iterable, Mapping
+import secrets
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import IO
 
-SCHEMA = 1
-RUN_KEYS = ("experiment", "scale", "dataset", "model", "mode", "method", "optimizer", "lr", "space", "ablation",
-            "variant", "seed", "tau", "n_ini", "n_components", "compression", "epochs", "batch_size")
-METRIC_KEYS = ("final_test_acc", "best_test_acc", "final_train_acc", "final_train_loss", "test_f1", "test_acc3",
-               "test_acc5", "val_acc")
-TIMING_KEYS = ("train_time_s", "wall_time_s", "transfer_time_s", "controller_time_s", "converged_epoch",
-               "converged_time_s", "target_acc", "time_to_target_s", "epochs_run", "steps")
-DOIT_KEYS = ("n_switches", "n_cycles", "share", "omega_t")
-TOP_KEYS = ("schema", "status", "run", "metrics", "timing", "doit", "config")
+SWITCHES_HEADER = ["cycle", "step", "config", "phase", "score", "recovered"]
 
 
-def write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (temp file + ``os.replace``)."""
+def tmp_name(path: Path) -> Path:
+    """A fresh temporary name next to ``path``: ``.<name>.<random>.tmp`` (what ``rundir.prepare`` cleans)."""
+    return path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+
+
+@contextlib.contextmanager
+def atomic(path: Path, binary: bool = False) -> Iterator[IO]:
+    """Write ``path`` atomically: yield a file on a new temporary name, fsync it, ``os.replace`` it into place.
+
+    The temporary file is created with ``O_CREAT | O_EXCL`` and mode 0o666, so the kernel applies the umask
+    (and any default ACL) exactly as for ``open(path, "w")``; ``tempfile.mkstemp`` would make it 0600.
+    """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    while True:
+        tmp = tmp_name(path)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+            break
+        except FileExistsError:
+            continue
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
+def write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically."""
+    with atomic(path) as fh:
+        fh.write(text)
+
+
 def write_json(path: Path, obj) -> None:
-    write_text(path, json.dumps(obj, indent=2, allow_nan=True) + "\n")
+    """Strict JSON (``ValueError`` on a non-finite float: use ``write_result`` / ``strict_row`` first)."""
+    write_text(path, json.dumps(obj, indent=2, allow_nan=False) + "\n")
+
+
+def write_result(path: Path, result) -> None:
+    """Write ``result.json`` from an ``analysis.record.Result`` (strict JSON, non-finite floats listed)."""
+    from analysis.record import dumps
+
+    write_text(path, dumps(result))
+
+
+def strict_row(row: Mapping) -> dict:
+    """``row`` with every non-finite float (top-level values) replaced by None and listed in ``nonfinite``."""
+    out, bad = {}, []
+    for k, v in row.items():
+        if isinstance(v, float) and not math.isfinite(v):
+            out[k] = None
+            bad.append(k)
+        else:
+            out[k] = v
+    out["nonfinite"] = bad
+    return out
 
 
 def write_jsonl(path: Path, rows: Iterable[Mapping]) -> None:
-    write_text(path, "".join(json.dumps(dict(r)) + "\n" for r in rows))
+    """One strict-JSON object per line; each row gets ``nonfinite``: the keys whose value was NaN/inf (null)."""
+    write_text(path, "".join(json.dumps(strict_row(r), allow_nan=False) + "\n" for r in rows))
+
+
+def _cell(v):
+    if v is None:
+        return ""
+    if isinstance(v, float) and not math.isfinite(v):
+        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    return v
 
 
 def switches_rows(log: list[dict], labels: list[str]) -> tuple[list[str], list[list]]:
     """``switches.csv`` header and rows from DOIT's per-cycle log (one row per cycle)."""
-    header = ["cycle", "step", "config", "phase", "score", "recovered"]
-    header += [f"{what}[{lab}]" for lab in labels for what in ("mean", "sd", "acq")]
+    header = SWITCHES_HEADER + [f"{what}[{lab}]" for lab in labels for what in ("mean", "sd", "acq")]
     rows = []
     for rec in log:
         cand = {c["config"]: c for c in rec.get("candidates") or []}
@@ -66,19 +116,5 @@ def write_switches(path: Path, log: list[dict], labels: list[str]) -> None:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(header)
-    writer.writerows(["" if v is None else v for v in row] for row in rows)
+    writer.writerows([_cell(v) for v in row] for row in rows)
     write_text(path, buf.getvalue())
-
-
-def check_result(result: Mapping) -> None:
-    """Raise ``ValueError`` unless ``result`` has exactly the documented ``result.json`` keys."""
-    def same(where: str, got: Iterable, want: tuple) -> None:
-        if set(got) != set(want):
-            raise ValueError(f"result.json {where}: keys {sorted(set(got) ^ set(want))} differ from the schema")
-
-    same("top level", result, TOP_KEYS)
-    same("run", result["run"], RUN_KEYS)
-    same("metrics", result["metrics"], METRIC_KEYS)
-    same("timing", result["timing"], TIMING_KEYS)
-    if result["doit"] is not None:
-        same("doit", result["doit"], DOIT_KEYS)

@@ -1,39 +1,30 @@
-"""Config validation before training: every user error ends as ONE line naming the key and the fix.
+"""The runner's config schema: one dataclass per config group, registered in Hydra's ConfigStore.
 
-``ConfigError`` is the exception for such errors anywhere in the runner (data loaders, model
-builders and modes raise it too); ``runners.train`` prints ``error: <message>`` and exits with 2.
-``check_overrides`` runs before Hydra composes (unknown group options, unparsable overrides);
-``validate`` checks values of the composed config (tau <= 0, lr <= 0, missing data paths, ...).
+Every YAML of a group starts from its group's schema (``defaults: [base_<family>, _self_]``, Hydra 1.3's
+"Structured Config schema for config groups"), and ``conf/train.yaml`` from ``base_train``; OmegaConf then
+rejects unknown keys and wrong types while composing. Allowed values are the ``doit`` enums, not copies.
+Range checks are not here: they live once, in the code that owns the value (mostly ``doit``).
+``ConfigError`` is the one exception for a user error anywhere in the runner (one line naming the key).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping, Sequence
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from omegaconf import ListConfig
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+from doit import Compression, Initial, Schedule, Spread, Strategy  # allowed values live in doit
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 
-METHOD_KINDS = ("doit", "single", "scheduled", "hybrid")
-STRATEGIES = ("doit", "random", "cyclical")
-INITIALS = ("weighted", "uniform")
-SCHEDULES = ("eq7", "halve", "no_transfer", "no_halving")
-COMPRESSIONS = ("pca", "random", "umap")
-MODES = ("full", "head", "lora")
-PROGRESS = ("auto", "bar", "log", "off")
-SCALES = ("embedded", "paper")
-# Top-level keys whose change does not change a run's result (a resumed run may differ in them).
-VOLATILE_KEYS = ("progress", "plot", "checkpoint_every_steps", "checkpoint_every_s")
-# Flags of Hydra's command line that take a value (their value is not an override).
-_FLAGS_WITH_VALUE = {"-cn", "--config-name", "-cp", "--config-path", "-cd", "--config-dir", "-c", "--cfg",
-                     "-p", "--package", "--experimental-rerun"}
-_INFO_VALUES = {"all", "config", "defaults", "defaults-tree", "plugins", "searchpath"}
-
 
 class ConfigError(ValueError):
-    """A config problem the user can fix; ``str(err)`` is one line naming the key, problem and fix."""
+    """A config problem the user can fix; ``str(err)`` is one line: ``<key>: <problem>[; valid: ...]``."""
 
 
 def bad(key: str, message: str, valid: Iterable | None = None) -> ConfigError:
@@ -44,187 +35,194 @@ def bad(key: str, message: str, valid: Iterable | None = None) -> ConfigError:
     return ConfigError(text)
 
 
-def group_options(group: str, conf_dir: Path = CONF_DIR) -> list[str]:
-    """Option names of a config group (the YAML files under ``conf/<group>/``)."""
-    return sorted(p.stem for p in (conf_dir / group).glob("*.yaml"))
+MethodKind = enum.StrEnum("MethodKind", {v: v for v in ("doit", "single", "scheduled", "hybrid")})
+Mode = enum.StrEnum("Mode", {v: v for v in ("full", "head", "lora")})
+Progress = enum.StrEnum("Progress", {v: v for v in ("auto", "bar", "log", "off")})
+Scale = enum.StrEnum("Scale", {v: v for v in ("embedded", "paper")})
 
 
-def override_args(argv: list[str]) -> list[str]:
-    """The ``key=value`` overrides of a Hydra command line (flags and their values dropped)."""
-    out, skip = [], False
-    for i, arg in enumerate(argv):
-        if skip:
-            skip = False
-            continue
-        if arg.startswith("-"):
-            skip = arg in _FLAGS_WITH_VALUE or (arg == "--info" and i + 1 < len(argv)
-                                                 and argv[i + 1] in _INFO_VALUES)
-            continue
-        out.append(arg)
-    return out
+# ------------------------------------------------------------------------------------------- dataset
+@dataclass
+class DatasetConfig:
+    name: str = MISSING
+    loader: str = MISSING  # a key of runners.data.LOADERS
+    eval_batch_size: int = 512
 
 
-def check_overrides(overrides: list[str], conf_dir: Path = CONF_DIR) -> None:
-    """Reject unparsable overrides and unknown options of our config groups (before Hydra composes)."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.errors import OverrideParseException
-
-    parser = OverridesParser.create()
-    for text in overrides:
-        try:
-            override = parser.parse_override(text)
-        except OverrideParseException as err:
-            raise bad(text.split("=")[0], f"cannot parse override {text!r} ({first_line(str(err))})") from None
-        group = override.key_or_group.lstrip("+~")
-        if group.startswith("hydra") or not (conf_dir / group).is_dir() or override.is_delete():
-            continue
-        if override.is_sweep_override():
-            values = [str(v) for v in override.sweep_string_iterator()]
-        else:
-            values = [override.get_value_element_as_str()]
-        options = group_options(group, conf_dir)
-        for value in values:
-            if value != "null" and value not in options:
-                raise bad(group, f"unknown option {value!r}", options)
+@dataclass
+class DigitsDataset(DatasetConfig):
+    test_size: float = 0.2  # stratified split of scikit-learn's digits
+    split_seed: int = 0
+    classes: list[int] | None = None  # a subset of the digits, relabelled 0..k-1 (null: all ten)
 
 
-def first_line(text: str) -> str:
-    return next((line.strip() for line in text.splitlines() if line.strip()), text.strip())
+@dataclass
+class TorchvisionDataset(DatasetConfig):
+    root: str = MISSING
+    download: bool = True
 
 
-def _sibling_keys(key: str, overrides: list[str]) -> list[str] | None:
-    """The keys beside ``key`` in the config composed without the offending override (None if unknown)."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-    from omegaconf import OmegaConf
-
-    rest = [o for o in overrides if o.split("=")[0].lstrip("+~") != key and "," not in o]
-    parent = key.rpartition(".")[0]
-    try:
-        GlobalHydra.instance().clear()
-        with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
-            cfg = compose("train", overrides=rest)
-        node = OmegaConf.select(cfg, parent) if parent else cfg
-        return sorted(str(k) for k in node.keys())
-    except Exception:  # best effort: the one-line error stands without the list
-        return None
+@dataclass
+class ImageFolderDataset(DatasetConfig):
+    root: str = MISSING
+    train_dir: str = "train"
+    test_dir: str | None = None  # null: a stratified split of root by test_fraction
+    test_fraction: float = 0.2
+    split_seed: int = 0
+    label_space: str = "folders"  # folders | imagenet1k
+    workers: int = 4
+    image_size: int = 224
 
 
-def hydra_error_line(err: Exception, overrides: list[str] = ()) -> str:
-    """One line for one of Hydra's (multi-line) composition errors."""
-    text = str(err)
-    head = first_line(text)
-    options = re.findall(r"^\t(\S+)$", text, flags=re.MULTILINE)
-    group = re.search(r"Could not find '([^'/]+(?:/[^'/]+)*)/([^']+)'", head)
-    if group:
-        return str(bad(group.group(1), f"unknown option {group.group(2)!r} ({head})", options))
-    key = re.search(r"Could not (?:override|append to config\.) '([^']+)'", head)
-    cause = err.__cause__
-    if key:
-        name = key.group(1)
-        return str(bad(name, f"unknown key (write +{name}=... to add one)", _sibling_keys(name, overrides)))
-    return head + (f" ({first_line(str(cause))})" if cause is not None else "")
+@dataclass
+class GlueDataset(DatasetConfig):
+    task: str = MISSING
+    root: str = MISSING
+    download: bool = True
+    max_length: int = 128
+    hf_path: str = "nyu-mll/glue"
 
 
-def _positive(cfg: Mapping, key: str, value, minimum: float, strict: bool, integer: bool = False) -> None:
-    if value is None:
-        return
-    if integer and (isinstance(value, bool) or not isinstance(value, int)):
-        raise bad(key, f"must be an integer, got {value!r}")
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        raise bad(key, f"must be a number, got {value!r}")
-    if value < minimum or (strict and value == minimum):
-        raise bad(key, f"must be {'>' if strict else '>='} {minimum}, got {value!r}")
+# --------------------------------------------------------------------------------------------- model
+@dataclass
+class ModelConfig:
+    name: str = MISSING
+    builder: str = MISSING  # a key of runners.models.BUILDERS
+    arch: str = MISSING
+    pretrained: bool = False
 
 
-def _choice(key: str, value, valid: Iterable[str]) -> None:
-    valid = tuple(valid)
-    if value not in valid:
-        raise bad(key, f"unknown value {value!r}", valid)
+@dataclass
+class SmallModel(ModelConfig):
+    channels: list[int] | None = None  # cnn: the two conv widths
+    hidden: Any = None  # cnn: an int; mlp: a list of ints
+    source_classes: list[int] = field(
+        default_factory=lambda: [0, 1, 2, 3, 4]
+    )  # pretrained: digits trained on
+    pretrain_epochs: int = 10
 
 
-def validate(cfg: Mapping, choices: Mapping | None = None) -> None:
-    """Check the composed config's values; raise ``ConfigError`` on the first bad one."""
-    choices = choices or {}
-    _positive(cfg, "epochs", cfg["epochs"], 1, False, integer=True)
-    _positive(cfg, "batch_size", cfg["batch_size"], 1, False, integer=True)
-    _positive(cfg, "seed", cfg["seed"], 0, False, integer=True)
-    _positive(cfg, "lr", cfg["lr"], 0, True)
-    _positive(cfg, "threads", cfg.get("threads"), 1, False, integer=True)
-    _positive(cfg, "checkpoint_every_steps", cfg["checkpoint_every_steps"], 0, False, integer=True)
-    _positive(cfg, "checkpoint_every_s", cfg["checkpoint_every_s"], 0, False)
-    _positive(cfg, "convergence.tol", cfg["convergence"]["tol"], 0, False)
-    _positive(cfg, "convergence.patience", cfg["convergence"]["patience"], 1, False, integer=True)
-    if cfg["target_acc"] is not None:
-        _positive(cfg, "target_acc", cfg["target_acc"], 0, True)
-    _choice("mode", cfg["mode"], MODES)
-    _choice("progress", cfg["progress"], PROGRESS)
-    _choice("scale", cfg["scale"], SCALES)
-    device = str(cfg["device"])
-    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", device):
-        raise bad("device", f"unknown device {device!r}", ("auto", "cpu", "cuda", "cuda:N"))
-    _validate_method(cfg, choices)
-    _validate_data(cfg)
+@dataclass
+class TorchvisionModel(ModelConfig):
+    tiny: bool = False  # tests: a small random network of the same family
+    in_channels: int = 3
+    image_size: int | None = None
 
 
-def _validate_method(cfg: Mapping, choices: Mapping) -> None:
-    method = cfg["method"]
-    _choice("method.kind", method.get("kind"), METHOD_KINDS)
-    name = method.get("name", choices.get("method"))
-    if method["kind"] != "doit":
-        _positive(cfg, "method.lr", method.get("lr"), 0, True)
-        if not method.get("optimizer"):
-            raise bad("method.optimizer", f"method={name} needs an optimizer name")
-        ablation = choices.get("ablation", "none")
-        if ablation not in (None, "none"):
-            raise bad("ablation", f"ablation={ablation} applies to DOIT strategies only, not method={name}; "
-                      "use ablation=none or method=doit|random|cyclical")
-        return
-    if cfg["lr"] is not None:
-        raise bad("lr", f"method={name} takes its learning rates from the space (space.grid); "
-                  "leave lr=null or pick another space")
-    _positive(cfg, "method.tau", method["tau"], 0, True, integer=True)
-    _positive(cfg, "method.n_ini", method["n_ini"], 0, False, integer=True)
-    _positive(cfg, "method.n_components", method["n_components"], 0, True, integer=True)
-    _positive(cfg, "method.halving_period", method["halving_period"], 0, True, integer=True)
-    _positive(cfg, "method.w_min", method["w_min"], 0, True)
-    _positive(cfg, "method.explode_factor", method["explode_factor"], 1, False)
-    for key in ("alpha", "beta", "omega_t"):
-        value = method[key]
-        _positive(cfg, f"method.{key}", value, 0, False)
-        if value is not None and value > 1:
-            raise bad(f"method.{key}", f"must lie in [0, 1], got {value!r}")
-    _choice("method.strategy", method["strategy"], STRATEGIES)
-    _choice("method.initial", method["initial"], INITIALS)
-    _choice("method.schedule", method["schedule"], SCHEDULES)
-    _choice("method.compression", method["compression"], COMPRESSIONS)
-    grid = cfg["space"].get("grid") if cfg.get("space") else None
-    if not grid:
-        raise bad("space", "DOIT needs a candidate space with a non-empty grid", group_options("space"))
-    for opt, hyper in grid.items():
-        for key, values in (hyper or {}).items():
-            if isinstance(values, str | bytes) or not isinstance(values, Sequence | ListConfig) or not values:
-                raise bad(f"space.grid.{opt}.{key}", f"must be a non-empty list of values, got {values!r}")
+@dataclass
+class LoraConfig:
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.0
+    target_modules: list[str] | None = None
 
 
-def _validate_data(cfg: Mapping) -> None:
-    dataset = cfg["dataset"]
-    for key in ("root", "path"):
-        value = dataset.get(key)
-        if key == "root" and dataset.get("download"):
-            continue  # the loader creates it and downloads into it
-        if value is not None and not Path(str(value)).expanduser().exists():
-            raise bad(f"dataset.{key}", f"path {str(value)!r} does not exist; point dataset.{key}= at the "
-                      f"directory holding the {dataset.get('name', 'dataset')} files")
+@dataclass
+class TextModel(ModelConfig):
+    hf_name: str = MISSING
+    tokenizer: str | None = None
+    tiny: bool = False
+    pool: str = "first"  # first | mean | last
+    dtype: str = "float32"
+    lora: LoraConfig = field(default_factory=LoraConfig)
 
 
-def import_named(key: str, module: str | None, example: str):
-    """The module a config names under ``key`` (e.g. ``dataset.loader``), or a one-line ``ConfigError``."""
-    import importlib
+# -------------------------------------------------------------------------------------------- method
+@dataclass
+class MethodConfig:
+    """One schema for every method kind: experiments set DOIT's ``tau``/``n_ini`` once for a sweep that
+    mixes DOIT with single optimizers, so DOIT keys may appear (unread) under a single optimizer."""
 
-    if not module:
-        raise bad(key, f"missing; name the module that builds it (e.g. {key.split('.')[-1]}: {example})")
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as err:
-        raise bad(key, f"cannot import {module!r} ({err})") from None
+    name: str = MISSING
+    kind: MethodKind = MISSING
+    # single, scheduled, hybrid
+    optimizer: str | None = None  # a name of doit.optimizers
+    lr: float | None = None  # null: the top-level lr, else the registry default
+    hyper: dict[str, Any] | None = None  # other optimizer keywords; null values: registry default
+    scheduler: str | None = None  # scheduled: steplr | cosine
+    scheduler_kw: dict[str, Any] | None = None
+    # DOIT strategies (doit, random, cyclical): the keyword arguments of doit.DOIT
+    strategy: Strategy | None = None
+    tau: int | None = None
+    n_ini: int | None = None
+    initial: Initial | None = None
+    alpha: float | None = None
+    spread: Spread | None = None
+    w_min: float | None = None
+    beta: float | None = None
+    schedule: Schedule | None = None
+    halving_period: int | None = None
+    compression: Compression | None = None
+    n_components: int | None = None
+    state_layers: list[str] | None = None
+    inherit: bool | None = None
+    nan_guard: bool | None = None
+    explode_factor: float | None = None
+    transfer_samples: int | None = None
+    omega_t: float | None = None
+
+
+@dataclass
+class SpaceConfig:
+    name: str = MISSING
+    grid: dict[str, dict[str, list[Any]]] = MISSING  # optimizer -> hyperparameter -> values
+
+
+# ----------------------------------------------------------------------------------------------- run
+@dataclass
+class ConvergenceConfig:
+    tol: float = 1e-4
+    patience: int = 10
+    stop: bool = False
+
+
+@dataclass
+class TrainConfig:
+    dataset: DatasetConfig = MISSING
+    model: ModelConfig = MISSING
+    method: MethodConfig = MISSING
+    space: SpaceConfig = MISSING
+    seed: int = 0
+    epochs: int = 30
+    batch_size: int = 32
+    lr: float | None = None
+    device: str = "auto"
+    amp: bool = False
+    threads: int | None = 1
+    mode: Mode = Mode.full
+    scale: Scale = Scale.embedded
+    experiment_name: str | None = None
+    variant: str | None = None
+    target_acc: float | None = None
+    convergence: ConvergenceConfig = field(default_factory=ConvergenceConfig)
+    checkpoint_every_steps: int = 0
+    checkpoint_every_s: float = 30.0
+    progress: Progress = Progress.auto
+    plot: bool = True
+    resume: bool = True
+    scales: dict[str, dict[str, Any]] | None = None  # experiments: swept values per scale
+
+
+SCHEMAS = {
+    "dataset": {
+        "base_digits": DigitsDataset,
+        "base_torchvision": TorchvisionDataset,
+        "base_imagefolder": ImageFolderDataset,
+        "base_glue": GlueDataset,
+    },
+    "model": {"base_small": SmallModel, "base_torchvision": TorchvisionModel, "base_text": TextModel},
+    "method": {"base_method": MethodConfig},
+    "space": {"base_space": SpaceConfig},
+}
+
+
+def register() -> None:
+    """Store the schemas in Hydra's ConfigStore (idempotent): ``base_train`` and ``<group>/base_*``."""
+    store = ConfigStore.instance()
+    store.store(name="base_train", node=TrainConfig)
+    for group, schemas in SCHEMAS.items():
+        for name, node in schemas.items():
+            store.store(group=group, name=name, node=node)
+
+
+register()

@@ -87,5 +87,10 @@ def estimate_transferability(model: nn.Module, data, cfg) -> dict:
     score_leep = None if probs is None else float(leep(probs.numpy().astype(np.float64), y))
     omega_d = [score_logme] + ([] if score_leep is None else [score_leep])
     omega_t = float(transferability_weight(omega_p, omega_d, float(_get(cfg, "method.beta", 0.5))))
-    return dict(omega_t=omega_t, omega_p=omega_p, logme=score_logme, leep=score_leep,
-                time_s=time.perf_counter() - start)
+    return dict(
+        omega_t=omega_t,
+        omega_p=omega_p,
+        logme=score_logme,
+        leep=score_leep,
+        time_s=time.perf_counter() - start,
+    )

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# `make reproduce-embedded`: every embedded experiment (conf/experiment/*_embedded.yaml) as a Hydra
-# multirun, one after another (two training processes on 2 cores only slow each other down), then the
+# `make reproduce-embedded`: every experiment at the embedded scale (`experiment=<name> scale=embedded`,
+# conf/scale/embedded.yaml) as a Hydra multirun, one after another (two training processes on 2 cores only slow each other down), then the
 # tables and figures. About 420 runs of the digits CNN/MLP (6 epochs each), budgeted for < 20 min on
 # 2 CPU cores. table5_* and imagenet_* are left out: at embedded scale they are the digits/CNN runs of
-# table1 again (run them by hand: python -m runners.train -m experiment=table5_grid_embedded).
+# table1 again (run them by hand: python -m runners.train -m experiment=table5_grid scale=embedded).
 set -euo pipefail
 PY=${PY:-python}
 RESULTS=${RESULTS:-outputs}
@@ -16,10 +16,11 @@ EXPERIMENTS=(
 start=$SECONDS
 for exp in "${EXPERIMENTS[@]}"; do
   t0=$SECONDS
-  "$PY" -m runners.train -m "experiment=${exp}_embedded" "hydra.sweep.dir=${RESULTS}/sweeps/${exp}_embedded" \
+  "$PY" -m runners.train -m "experiment=${exp}" scale=embedded "hydra.sweep.dir=${RESULTS}/sweeps/${exp}_embedded" \
     > /dev/null || echo "warning: some runs of ${exp}_embedded failed (the tables list what is missing)" >&2
   echo "${exp}_embedded: $((SECONDS - t0)) s (total $((SECONDS - start)) s)"
 done
 "$PY" -m analysis tables --results "$RESULTS" --out "$REPORT/tables"
-"$PY" -m analysis figures --results "$RESULTS" --out "$REPORT/figures" --toys embedded
+"$PY" -m runners.toys --scale embedded --out "$RESULTS/toys"
+"$PY" -m analysis figures --results "$RESULTS" --out "$REPORT/figures"
 echo "reproduce-embedded: $((SECONDS - start)) s"

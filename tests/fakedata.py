@@ -25,7 +25,7 @@ def _images(n: int, channels: int, size: int, classes: int, seed: int) -> tuple[
     cell = max(size // 4, 1)
     for i, c in enumerate(labels):
         r, q = divmod(int(c) % 16, 4)
-        x[i, :, r * cell:(r + 1) * cell, q * cell:(q + 1) * cell] = 230
+        x[i, :, r * cell : (r + 1) * cell, q * cell : (q + 1) * cell] = 230
     return x, labels.astype(np.uint8)
 
 
@@ -53,8 +53,10 @@ def make_usps(root: Path, n_train: int = 200, n_test: int = 100, seed: int = 0) 
     for name, n, s in (("usps.bz2", n_train, seed), ("usps.t.bz2", n_test, seed + 1)):
         x, y = _images(n, 1, 16, CLASSES, s)
         values = x.reshape(n, -1).astype(np.float64) / 255.0 * 2.0 - 1.0
-        lines = [f"{int(c) + 1} " + " ".join(f"{j + 1}:{v:.6f}" for j, v in enumerate(row))
-                 for c, row in zip(y, values, strict=True)]
+        lines = [
+            f"{int(c) + 1} " + " ".join(f"{j + 1}:{v:.6f}" for j, v in enumerate(row))
+            for c, row in zip(y, values, strict=True)
+        ]
         (root / name).write_bytes(bz2.compress(("\n".join(lines) + "\n").encode()))
     return root
 
@@ -70,8 +72,12 @@ def make_cifar10(root: Path, n_per_batch: int = 40, seed: int = 0) -> dict[str, 
     names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
     for k, name in enumerate(names):
         x, y = _images(n_per_batch, 3, 32, CLASSES, seed + k)
-        entry = {"batch_label": name, "labels": [int(c) for c in y],
-                 "data": x.reshape(n_per_batch, -1), "filenames": ["f.png"] * n_per_batch}
+        entry = {
+            "batch_label": name,
+            "labels": [int(c) for c in y],
+            "data": x.reshape(n_per_batch, -1),
+            "filenames": ["f.png"] * n_per_batch,
+        }
         (base / name).write_bytes(pickle.dumps(entry, protocol=2))
     meta = {"label_names": [f"class{i}" for i in range(CLASSES)], "num_cases_per_batch": n_per_batch}
     (base / "batches.meta").write_bytes(pickle.dumps(meta, protocol=2))
@@ -90,13 +96,21 @@ def make_stl10(root: Path, n_train: int = 40, n_test: int = 40, seed: int = 0) -
     (base / "class_names.txt").write_text("\n".join(f"class{i}" for i in range(CLASSES)) + "\n")
     folds = np.arange(n_train).reshape(2, -1)
     (base / "fold_indices.txt").write_text("\n".join(" ".join(map(str, f)) for f in folds) + "\n")
-    names = ["train_X.bin", "train_y.bin", "test_X.bin", "test_y.bin", "unlabeled_X.bin",
-             "class_names.txt", "fold_indices.txt"]
+    names = [
+        "train_X.bin",
+        "train_y.bin",
+        "test_X.bin",
+        "test_y.bin",
+        "unlabeled_X.bin",
+        "class_names.txt",
+        "fold_indices.txt",
+    ]
     return {name: _md5(base / name) for name in names}
 
 
-def make_imagefolder(root: Path, classes: list[str], n_per_class: int = 3, size: int = 40,
-                     seed: int = 0) -> Path:
+def make_imagefolder(
+    root: Path, classes: list[str], n_per_class: int = 3, size: int = 40, seed: int = 0
+) -> Path:
     """``root/<class>/<i>.JPEG`` RGB images (the ImageFolder layout of ImageNet and ImageNet-A)."""
     from PIL import Image
 
@@ -109,8 +123,10 @@ def make_imagefolder(root: Path, classes: list[str], n_per_class: int = 3, size:
     return root
 
 
-WORDS = ("the cat sat on a mat dog ran in park bird flew over tree quick brown fox jumps lazy red "
-         "blue car drove road man read book woman wrote letter").split()
+WORDS = (
+    "the cat sat on a mat dog ran in park bird flew over tree quick brown fox jumps lazy red "
+    "blue car drove road man read book woman wrote letter"
+).split()
 
 _GLUE_COLUMNS = {
     "mrpc": ("Quality", "#1 ID", "#2 ID", "#1 String", "#2 String"),
@@ -131,8 +147,11 @@ def make_glue(root: Path, task: str, n_train: int = 48, n_dev: int = 24, seed: i
             label = i % 2
             a = " ".join(rng.choice(WORDS, size=6))
             b = a if label else " ".join(rng.choice(WORDS, size=6))
-            fields = {"mrpc": (label, 10 * i, 10 * i + 1, a, b), "qqp": (i, 2 * i, 2 * i + 1, a, b, label),
-                      "wnli": (i, a, b, label)}[task]
+            fields = {
+                "mrpc": (label, 10 * i, 10 * i + 1, a, b),
+                "qqp": (i, 2 * i, 2 * i + 1, a, b, label),
+                "wnli": (i, a, b, label),
+            }[task]
             rows.append("\t".join(map(str, fields)))
         (folder / f"{split}.tsv").write_text("\n".join(rows) + "\n")
     return Path(root)
@@ -144,5 +163,7 @@ def make_tokenizer(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + sorted(set(WORDS))
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    (folder / "tokenizer_config.json").write_text('{"tokenizer_class": "BertTokenizer", "do_lower_case": true}')
+    (folder / "tokenizer_config.json").write_text(
+        '{"tokenizer_class": "BertTokenizer", "do_lower_case": true}'
+    )
     return folder

@@ -34,4 +34,6 @@ def test_missing_glue_offline_is_one_line(tmp_path):
     dataset.root, dataset.download = str(tmp_path), False
     with pytest.raises(ConfigError) as err:
         load_pairs(dataset)
-    assert "\n" not in str(err.value) and "MRPC" in str(err.value) and "dataset.download=true" in str(err.value)
+    assert (
+        "\n" not in str(err.value) and "MRPC" in str(err.value) and "dataset.download=true" in str(err.value)
+    )

@@ -50,9 +50,21 @@ def test_runner_few_steps(tmp_path, dataset, model, mode, extra):
     if model == "vit":
         pytest.importorskip("timm")
     sums = fabricate(dataset, tmp_path)
-    overrides = [f"dataset={dataset}", f"model={model}", f"mode={mode}", f"dataset.root={tmp_path}",
-                 "model.pretrained=false", "model.tiny=true", "epochs=1", "batch_size=8", "method.tau=2",
-                 "method.n_ini=1", "plot=false", "progress=off", *extra]
+    overrides = [
+        f"dataset={dataset}",
+        f"model={model}",
+        f"mode={mode}",
+        f"dataset.root={tmp_path}",
+        "model.pretrained=false",
+        "model.tiny=true",
+        "epochs=1",
+        "batch_size=8",
+        "method.tau=2",
+        "method.n_ini=1",
+        "plot=false",
+        "progress=off",
+        *extra,
+    ]
     if dataset in ("mnist", "usps", "cifar10", "stl10", "mrpc", "qqp", "wnli"):
         overrides.append("dataset.download=false")
     if model in ("roberta", "llama7b"):
@@ -62,8 +74,8 @@ def test_runner_few_steps(tmp_path, dataset, model, mode, extra):
     choices = {"dataset": dataset, "model": model, "method": "doit", "space": "paper5", "ablation": "none"}
     with patched_md5(sums):
         result = run(cfg, tmp_path / "out", choices)
-    assert result["status"] == "complete" and result["run"]["mode"] == mode
-    assert result["timing"]["steps"] >= 2 and result["doit"]["omega_t"] == 0.0
+    assert result.status == "complete" and result.run.mode == mode
+    assert result.timing.steps >= 2 and result.doit.omega_t == 0.0
     stored = json.loads((tmp_path / "out" / "result.json").read_text())
     metrics = stored["metrics"]
     assert 0.0 <= metrics["final_test_acc"] <= 100.0

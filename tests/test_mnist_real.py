@@ -14,7 +14,12 @@ from runners.schema import CONF_DIR
 from runners.train import run
 
 SOURCE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
-FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+FILES = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+]
 
 
 @pytest.mark.slow
@@ -26,11 +31,23 @@ def test_small_cnn_one_epoch_on_real_mnist(tmp_path):
     for name in FILES:
         with gzip.open(SOURCE / f"{name}.gz", "rb") as src, open(raw / name, "wb") as dst:
             shutil.copyfileobj(src, dst)
-    overrides = ["dataset=mnist", f"dataset.root={tmp_path}", "dataset.download=false", "model=cnn",
-                 "model.channels=[8,16]", "epochs=1", "batch_size=64", "plot=false", "progress=off"]
+    overrides = [
+        "dataset=mnist",
+        f"dataset.root={tmp_path}",
+        "dataset.download=false",
+        "model=cnn",
+        "model.channels=[8,16]",
+        "epochs=1",
+        "batch_size=64",
+        "plot=false",
+        "progress=off",
+    ]
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(config_name="train", overrides=overrides)
-    result = run(cfg, tmp_path / "out", {"dataset": "mnist", "model": "cnn", "method": "doit", "space": "paper5",
-                                         "ablation": "none"})
-    assert result["status"] == "complete" and result["timing"]["steps"] == 938
-    assert result["metrics"]["final_test_acc"] >= 97.0, result["metrics"]
+    result = run(
+        cfg,
+        tmp_path / "out",
+        {"dataset": "mnist", "model": "cnn", "method": "doit", "space": "paper5", "ablation": "none"},
+    )
+    assert result.status == "complete" and result.timing.steps == 938
+    assert result.metrics.final_test_acc >= 97.0, result.metrics

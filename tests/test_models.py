@@ -22,8 +22,9 @@ def cfg(name, **kw):
     return c
 
 
-@pytest.mark.parametrize("name,head", [("resnet18", "fc"), ("resnet152", "fc"), ("mobilenet_v2", "classifier.1"),
-                                       ("vit", "head")])
+@pytest.mark.parametrize(
+    "name,head", [("resnet18", "fc"), ("resnet152", "fc"), ("mobilenet_v2", "classifier.1"), ("vit", "head")]
+)
 def test_vision_families(name, head):
     if name == "vit":
         pytest.importorskip("timm")
@@ -39,13 +40,17 @@ def test_resnet18_full_size_matches_torchvision():
 
     model = build_model(cfg("resnet18", tiny=False), DATA)
     reference = resnet18(num_classes=7)
-    assert [(n, p.shape) for n, p in model.named_parameters()] == [(n, p.shape) for n, p in reference.named_parameters()]
+    assert [(n, p.shape) for n, p in model.named_parameters()] == [
+        (n, p.shape) for n, p in reference.named_parameters()
+    ]
 
 
 @pytest.mark.parametrize("name,pool", [("roberta", "first"), ("llama7b", "last")])
 def test_text_families(tmp_path, name, pool):
     pytest.importorskip("transformers")
-    model = build_model(cfg(name, tokenizer=str(fakedata.make_tokenizer(tmp_path))), SimpleNamespace(num_classes=2))
+    model = build_model(
+        cfg(name, tokenizer=str(fakedata.make_tokenizer(tmp_path))), SimpleNamespace(num_classes=2)
+    )
     assert model.pool == pool and model.head_modules == ["head"]
     ids = torch.randint(5, 20, (3, 6))
     mask = torch.ones_like(ids)
@@ -73,6 +78,8 @@ def test_pretrained_weights_missing_offline_is_one_line(tmp_path, monkeypatch):
 def test_text_checkpoint_missing_is_one_line(tmp_path):
     pytest.importorskip("transformers")
     with pytest.raises(ConfigError) as err:
-        build_model(cfg("roberta", pretrained=True, tiny=False, hf_name=str(tmp_path / "absent")),
-                    SimpleNamespace(num_classes=2))
+        build_model(
+            cfg("roberta", pretrained=True, tiny=False, hf_name=str(tmp_path / "absent")),
+            SimpleNamespace(num_classes=2),
+        )
     assert "\n" not in str(err.value) and "absent" in str(err.value)

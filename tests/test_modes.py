@@ -25,8 +25,12 @@ class Net(nn.Module):
         return self.classifier(self.proj(self.body(x)))
 
 
-CFG = OmegaConf.create({"model": {"lora": {"r": 2, "alpha": 4, "dropout": 0.0, "target_modules": ["proj"]}},
-                        "method": {"state_layers": None}})
+CFG = OmegaConf.create(
+    {
+        "model": {"lora": {"r": 2, "alpha": 4, "dropout": 0.0, "target_modules": ["proj"]}},
+        "method": {"state_layers": None},
+    }
+)
 HEAD = ["classifier.1.weight", "classifier.1.bias"]
 
 

@@ -91,9 +91,13 @@ def fake_scontrol(tmp_path, monkeypatch):
     return calls
 
 
-@pytest.mark.parametrize(("env", "job"), [({"SLURM_JOB_ID": "41"}, "41"),
-                                          ({"SLURM_JOB_ID": "43", "SLURM_ARRAY_JOB_ID": "42",
-                                            "SLURM_ARRAY_TASK_ID": "1"}, "42_1")])
+@pytest.mark.parametrize(
+    ("env", "job"),
+    [
+        ({"SLURM_JOB_ID": "41"}, "41"),
+        ({"SLURM_JOB_ID": "43", "SLURM_ARRAY_JOB_ID": "42", "SLURM_ARRAY_TASK_ID": "1"}, "42_1"),
+    ],
+)
 def test_after_checkpoint_under_plain_sbatch_requeues(fake_scontrol, monkeypatch, env, job):
     for k, v in env.items():
         monkeypatch.setenv(k, v)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 
 import pytest
 from conftest import FAST, compose_train
 
-from runners.results import check_result
-from runners.schema import group_options
+from analysis.record import loads
+from runners.config import group_options
 from runners.train import run
 
 DOIT_FAST = ["method.tau=5", "method.n_ini=2"]  # past the cold start within one epoch (45 steps)
@@ -19,8 +18,7 @@ DOIT_METHODS = {"doit", "random", "cyclical"}
 def _run(overrides, tmp_path):
     cfg, choices = compose_train([*FAST, *overrides])
     result = run(cfg, tmp_path, choices)
-    check_result(result)
-    assert json.loads((tmp_path / "result.json").read_text())["status"] == "complete"
+    assert loads((tmp_path / "result.json").read_text()) == result and result.status == "complete"
     assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 1
     return result
 
@@ -29,14 +27,14 @@ def _run(overrides, tmp_path):
 def test_every_method_runs(method, tmp_path):
     extra = DOIT_FAST if method in DOIT_METHODS else []
     result = _run([f"method={method}", *extra], tmp_path)
-    assert result["run"]["method"] == method
-    assert result["timing"]["steps"] == 45
-    assert 0.0 <= result["metrics"]["final_test_acc"] <= 100.0
+    assert result.run.method == method
+    assert result.timing.steps == 45
+    assert 0.0 <= result.metrics.final_test_acc <= 100.0
     if method in DOIT_METHODS:
-        assert result["doit"]["n_cycles"] == 9 and (tmp_path / "switches.csv").exists()
-        assert result["run"]["optimizer"] is None and result["run"]["space"] == "paper5"
+        assert result.doit.n_cycles == 9 and (tmp_path / "switches.csv").exists()
+        assert result.hyper is None and result.run.space == "paper5" and "adam" in result.run.space_grid
     else:
-        assert result["doit"] is None and result["run"]["lr"] > 0
+        assert result.doit is None and result.hyper.lr > 0 and result.run.space_grid is None
         assert not (tmp_path / "switches.csv").exists()
 
 
@@ -50,9 +48,9 @@ def test_every_ablation_runs(ablation, tmp_path):
     # umap (numba: 10-25 s to compile) needs a few snapshots to fit: a longer cold start
     extra = ["method.tau=5", "method.n_ini=6"] if ablation == "umap" else DOIT_FAST
     result = _run([f"ablation={ablation}", *extra], tmp_path)
-    assert result["run"]["ablation"] == ablation
+    assert result.run.ablation == ablation
     if ablation == "no_transfer":
-        assert result["config"]["method"]["schedule"] == "no_transfer"
+        assert result.run.schedule == "no_transfer"
 
 
 @pytest.mark.parametrize("space", group_options("space"))
@@ -60,8 +58,8 @@ def test_every_space_runs(space, tmp_path):
     cfg, _ = compose_train([f"space={space}"])
     n = sum(len(list(_product(h))) for h in cfg.space.grid.values())
     result = _run([f"space={space}", *DOIT_FAST], tmp_path)
-    assert result["run"]["space"] == space
-    assert len(result["doit"]["share"]) == n
+    assert result.run.space == space
+    assert len(result.doit.share) == n
 
 
 def _product(hyper):
@@ -79,14 +77,39 @@ def test_space_sizes_follow_figure_11():
 
 
 def test_scheduler_over_any_optimizer_and_overrides(tmp_path):
-    result = _run(["method=steplr", "method.optimizer=adam", "lr=0.01", "+method.hyper.weight_decay=1e-4",
-                   "model=mlp", "batch_size=64"], tmp_path)
-    assert result["run"]["optimizer"] == "adam" and result["run"]["lr"] == 0.01
-    assert result["timing"]["steps"] == 23 and result["run"]["model"] == "mlp"
+    result = _run(
+        [
+            "method=steplr",
+            "method.optimizer=adam",
+            "lr=0.01",
+            "+method.hyper.weight_decay=1e-4",
+            "model=mlp",
+            "batch_size=64",
+        ],
+        tmp_path,
+    )
+    assert (result.hyper.optimizer, result.hyper.lr, result.hyper.scheduler) == ("adam", 0.01, "steplr")
+    assert result.hyper.params["weight_decay"] == 1e-4 and result.hyper.params["betas"] == [0.9, 0.999]
+    assert result.timing.steps == 23 and result.run.model == "mlp"
 
 
+def test_one_learning_rate_source():
+    from runners.methods import hyper
+
+    cases = {
+        ("method=adam",): 0.001,
+        ("method=adam", "method.lr=0.05"): 0.05,
+        ("method=adam", "method.lr=0.05", "lr=0.2"): 0.2,
+        ("method=padam",): 0.1,
+    }
+    for overrides, lr in cases.items():
+        cfg, _ = compose_train(list(overrides))
+        assert hyper(cfg).lr == lr, overrides
+
+
+@pytest.mark.parametrize("scale", ["paper", "embedded"])
 @pytest.mark.parametrize("experiment", group_options("experiment"))
-def test_every_experiment_composes(experiment):
-    cfg, choices = compose_train([f"experiment={experiment}"])
-    assert choices["experiment"] == experiment
+def test_every_experiment_composes(experiment, scale):
+    cfg, choices = compose_train([f"experiment={experiment}", f"scale={scale}"])
+    assert choices["experiment"] == experiment and cfg.scale == scale
     assert cfg.method.kind in ("doit", "single", "scheduled", "hybrid")

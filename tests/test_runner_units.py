@@ -13,14 +13,18 @@ from runners.data import DataBundle, TensorBatches
 from runners.loop import LoopState, Trainer
 from runners.plots import active_per_step
 from runners.progress import Progress
-from runners.results import check_result, switches_rows, write_json, write_jsonl
+from runners.results import switches_rows, write_json, write_jsonl
 
 
 def _bundle(n=40, batch=8):
     g = torch.Generator().manual_seed(0)
     x, y = torch.randn(n, 1, 2, 2, generator=g), torch.randint(0, 3, (n,), generator=g)
-    return DataBundle(train=TensorBatches((x, y), batch, shuffle=True, seed=5),
-                      test=TensorBatches((x, y), 16, shuffle=False), num_classes=3, input_shape=(1, 2, 2))
+    return DataBundle(
+        train=TensorBatches((x, y), batch, shuffle=True, seed=5),
+        test=TensorBatches((x, y), 16, shuffle=False),
+        num_classes=3,
+        input_shape=(1, 2, 2),
+    )
 
 
 def test_tensor_batches_order_depends_on_seed_and_epoch_only():
@@ -72,16 +76,30 @@ def test_loop_state_round_trip_mid_epoch():
     assert (state.step, state.batch, state.epoch, len(state.epoch_losses)) == (3, 3, 0, 3)
 
 
-def test_result_schema_and_switch_rows(tmp_path):
-    result = {"schema": 1, "status": "complete", "run": {}, "metrics": {}, "timing": {}, "doit": None,
-              "config": {}}
-    with pytest.raises(ValueError, match="run"):
-        check_result(result)
-    log = [{"cycle": 0, "step": 0, "config": "a()", "phase": "cold", "score": 0.5, "recovered": False,
-            "candidates": []},
-           {"cycle": 1, "step": 25, "config": "b()", "phase": "surrogate", "score": None, "recovered": False,
-            "candidates": [{"config": "a()", "mean": 1.0, "sd": 2.0, "acq": 3.0},
-                           {"config": "b()", "mean": 4.0, "sd": 5.0, "acq": 6.0}]}]
+def test_switch_rows_and_atomic_writers(tmp_path):
+    log = [
+        {
+            "cycle": 0,
+            "step": 0,
+            "config": "a()",
+            "phase": "cold",
+            "score": 0.5,
+            "recovered": False,
+            "candidates": [],
+        },
+        {
+            "cycle": 1,
+            "step": 25,
+            "config": "b()",
+            "phase": "surrogate",
+            "score": None,
+            "recovered": False,
+            "candidates": [
+                {"config": "a()", "mean": 1.0, "sd": 2.0, "acq": 3.0},
+                {"config": "b()", "mean": 4.0, "sd": 5.0, "acq": 6.0},
+            ],
+        },
+    ]
     header, rows = switches_rows(log, ["a()", "b()"])
     assert header[6:] == ["mean[a()]", "sd[a()]", "acq[a()]", "mean[b()]", "sd[b()]", "acq[b()]"]
     assert rows[0][6:] == [""] * 6 and rows[1][6:] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
@@ -128,7 +146,9 @@ def test_evaluate_f1_and_topk():
 
     from runners.loop import evaluate
 
-    logits = torch.tensor([[3.0, 2.0, 1.0, 0.0], [0.0, 3.0, 2.0, 1.0], [0.0, 1.0, 3.0, 2.0], [3.0, 0.0, 1.0, 2.0]])
+    logits = torch.tensor(
+        [[3.0, 2.0, 1.0, 0.0], [0.0, 3.0, 2.0, 1.0], [0.0, 1.0, 3.0, 2.0], [3.0, 0.0, 1.0, 2.0]]
+    )
     y = torch.tensor([0, 2, 1, 1])
 
     class Fixed(nn.Module):

@@ -22,8 +22,12 @@ from fakedata import make_mnist
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["epochs=2", "batch_size=64", "plot=false", "progress=off"]
-SLURM = ["hydra/launcher=slurm", "hydra.launcher.cpus_per_task=1", "hydra.launcher.mem_gb=1",
-         "hydra.launcher.timeout_min=15"]  # submitit counts a USR2 after min(0.8 T, T - 10 min) as a time-out
+SLURM = [
+    "hydra/launcher=slurm",
+    "hydra.launcher.cpus_per_task=1",
+    "hydra.launcher.mem_gb=1",
+    "hydra.launcher.timeout_min=15",
+]  # submitit counts a USR2 after min(0.8 T, T - 10 min) as a time-out
 SWEEP_TIMEOUT_S = 420
 
 
@@ -49,8 +53,9 @@ def slurm_cluster():
             _unavailable("starting a SLURM cluster (scripts/slurm/start.sh) needs root")
         if shutil.which("slurmctld") is None and shutil.which("apt-get") is None:
             _unavailable("SLURM is not installed and there is no apt-get to install it")
-        start = subprocess.run([str(ROOT / "scripts/slurm/start.sh")], capture_output=True, text=True,
-                               timeout=900)
+        start = subprocess.run(
+            [str(ROOT / "scripts/slurm/start.sh")], capture_output=True, text=True, timeout=900
+        )
         if start.returncode != 0:
             _unavailable("scripts/slurm/start.sh failed: " + (start.stdout + start.stderr)[-2000:])
         started = True
@@ -64,13 +69,21 @@ def _command(args: list[str], sweep_dir: Path) -> list[str]:
 
 
 def _env() -> dict:
-    return dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    return dict(
+        os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    )
 
 
 def sweep(args: list[str], sweep_dir: Path, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     """Run ``python -m runners.train -m ARGS`` to its end (a hang fails the test after SWEEP_TIMEOUT_S)."""
-    return subprocess.run(_command(args, sweep_dir), cwd=cwd, env=_env(), capture_output=True, text=True,
-                          timeout=SWEEP_TIMEOUT_S)
+    return subprocess.run(
+        _command(args, sweep_dir),
+        cwd=cwd,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=SWEEP_TIMEOUT_S,
+    )
 
 
 def results(sweep_dir: Path) -> dict[int, tuple[Path, dict]]:
@@ -111,18 +124,33 @@ def test_seed_sweep_with_local_launcher(tmp_path):
 @pytest.mark.slurm
 def test_usr2_checkpoints_requeues_and_resumes_to_the_same_result(slurm_cluster, tmp_path):
     args = ["seed=0", "epochs=6", "batch_size=8", "plot=false", "progress=off", *SLURM]
-    preempted = subprocess.Popen(_command(args, tmp_path / "preempted"), cwd=ROOT, env=_env(),
-                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    straight = subprocess.Popen(_command(args, tmp_path / "straight"), cwd=ROOT, env=_env(),
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    preempted = subprocess.Popen(
+        _command(args, tmp_path / "preempted"),
+        cwd=ROOT,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    straight = subprocess.Popen(
+        _command(args, tmp_path / "straight"),
+        cwd=ROOT,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.time() + SWEEP_TIMEOUT_S
         while not (metrics := list((tmp_path / "preempted").glob("*/metrics.jsonl"))):  # an epoch is done
             assert preempted.poll() is None and time.time() < deadline, "the job ended before its first epoch"
             time.sleep(0.1)
         run_dir = metrics[0].parent
-        job = next(p.name for p in (tmp_path / "preempted" / ".submitit").iterdir()
-                   if re.fullmatch(r"\d+(_\d+)?", p.name))
+        job = next(
+            p.name
+            for p in (tmp_path / "preempted" / ".submitit").iterdir()
+            if re.fullmatch(r"\d+(_\d+)?", p.name)
+        )
         for sig in ("TERM", "USR2"):  # what SLURM preemption delivers (as submitit's SlurmJob._interrupt)
             subprocess.run(["scancel", f"--signal={sig}", job], check=True, timeout=30)
         out_preempted = preempted.communicate(timeout=SWEEP_TIMEOUT_S)[0]
@@ -152,14 +180,23 @@ def test_usr2_checkpoints_requeues_and_resumes_to_the_same_result(slurm_cluster,
 @pytest.mark.slurm
 def test_crashed_job_fails_the_sweep_naming_it(slurm_cluster, tmp_path):
     make_mnist(tmp_path / "data")
-    args = ["dataset=mnist", "dataset.download=false", "dataset.root=data,missing", *TINY, *SLURM,
-            "hydra.launcher.max_array_size=1"]  # one array per job
+    args = [
+        "dataset=mnist",
+        "dataset.download=false",
+        "dataset.root=data,missing",
+        *TINY,
+        *SLURM,
+        "hydra.launcher.max_array_size=1",
+    ]  # one array per job
     proc = sweep(args, tmp_path / "sweep", cwd=tmp_path)  # relative roots: the jobs run in the submission dir
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert len(re.findall(r"#\d : .* -> job \d+$", out, re.MULTILINE)) == 2, out
-    failed = re.search(r"1 of 2 sweep jobs failed: #1 \(.*dataset\.root=missing.*\) job (\d+): "
-                       r"(.*) \[log: (\S+_log\.err)\]", out)
+    failed = re.search(
+        r"1 of 2 sweep jobs failed: #1 \(.*dataset\.root=missing.*\) job (\d+): "
+        r"(.*) \[log: (\S+_log\.err)\]",
+        out,
+    )
     assert failed, out
     assert "dataset.root: path 'missing' does not exist" in failed.group(2)
     assert Path(failed.group(3)).is_file() and f"/.submitit/{failed.group(1)}/" in failed.group(3)
@@ -170,8 +207,9 @@ def test_launcher_configs_compose_to_the_doit_launchers():
     from hydra import compose, initialize_config_dir
 
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        slurm = compose("train", ["hydra/launcher=slurm", "hydra.launcher.cpus_per_task=3"],
-                        return_hydra_config=True).hydra.launcher
+        slurm = compose(
+            "train", ["hydra/launcher=slurm", "hydra.launcher.cpus_per_task=3"], return_hydra_config=True
+        ).hydra.launcher
         local = compose("train", ["hydra/launcher=local"], return_hydra_config=True).hydra.launcher
     assert slurm._target_ == "hydra_plugins.doit_launchers.launcher.DoitSlurmLauncher"
     assert slurm.max_array_size == 1000 and slurm.max_num_timeout == 3

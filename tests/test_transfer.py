@@ -35,8 +35,13 @@ class Exploding(nn.Module):
 
 
 def cfg(pretrained=True, omega_t=None, samples=50):
-    return OmegaConf.create({"seed": 3, "model": {"pretrained": pretrained},
-                             "method": {"omega_t": omega_t, "beta": 0.3, "transfer_samples": samples}})
+    return OmegaConf.create(
+        {
+            "seed": 3,
+            "model": {"pretrained": pretrained},
+            "method": {"omega_t": omega_t, "beta": 0.3, "transfer_samples": samples},
+        }
+    )
 
 
 def data(n=80):
@@ -68,8 +73,11 @@ def test_estimate_matches_metrics_on_hand_made_features(source):
         f = model.body(x).double().numpy()
         p = torch.softmax(model.source_head(model.body(x)), 1).double().numpy() if source else None
     labels = y.numpy()
-    expect = {"omega_p": omega_p_probe(f, labels, seed=3), "logme": logme(f, labels),
-              "leep": leep(p, labels) if source else None}
+    expect = {
+        "omega_p": omega_p_probe(f, labels, seed=3),
+        "logme": logme(f, labels),
+        "leep": leep(p, labels) if source else None,
+    }
     omega_d = [expect["logme"]] + ([expect["leep"]] if source else [])
     expect["omega_t"] = transferability_weight(expect["omega_p"], omega_d, 0.3)
     for key, value in expect.items():

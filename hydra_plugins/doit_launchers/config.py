@@ -20,7 +20,9 @@ class DoitLocalConf(LocalQueueConf):
     setup: list[str] = field(default_factory=list)
 
 
-ConfigStore.instance().store(group="hydra/launcher", name="doit_slurm", node=DoitSlurmConf(),
-                             provider="doit_launchers")
-ConfigStore.instance().store(group="hydra/launcher", name="doit_local", node=DoitLocalConf(),
-                             provider="doit_launchers")
+ConfigStore.instance().store(
+    group="hydra/launcher", name="doit_slurm", node=DoitSlurmConf(), provider="doit_launchers"
+)
+ConfigStore.instance().store(
+    group="hydra/launcher", name="doit_local", node=DoitLocalConf(), provider="doit_launchers"
+)

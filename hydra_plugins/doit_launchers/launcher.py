@@ -71,7 +71,9 @@ class _ChunkedReportingMixin(BaseSubmititLauncher):
             init[f"{self._EXECUTOR}_max_num_timeout"] = params.pop("max_num_timeout")
         executor = submitit.AutoExecutor(cluster=self._EXECUTOR, **init)
         base = set(OmegaConf.structured(BaseQueueConf).keys())
-        executor.update_parameters(**{k if k in base else f"{self._EXECUTOR}_{k}": v for k, v in params.items()})
+        executor.update_parameters(
+            **{k if k in base else f"{self._EXECUTOR}_{k}": v for k, v in params.items()}
+        )
         return executor
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
@@ -82,12 +84,20 @@ class _ChunkedReportingMixin(BaseSubmititLauncher):
         if "mode" in self.config.hydra.sweep:
             os.chmod(sweep_dir, mode=int(str(self.config.hydra.sweep.mode), 8))
         log.info(f"Submitit '{self._EXECUTOR}' sweep output dir : {sweep_dir}")
-        params = [(list(ov), "hydra.sweep.dir", initial_job_idx + i, f"job_id_for_{initial_job_idx + i}",
-                   Singleton.get_state()) for i, ov in enumerate(job_overrides)]
+        params = [
+            (
+                list(ov),
+                "hydra.sweep.dir",
+                initial_job_idx + i,
+                f"job_id_for_{initial_job_idx + i}",
+                Singleton.get_state(),
+            )
+            for i, ov in enumerate(job_overrides)
+        ]
         size = self.max_array_size or len(params)
         jobs = []
         for start in range(0, len(params), size):
-            jobs += executor.map_array(self, *zip(*params[start:start + size], strict=True))
+            jobs += executor.map_array(self, *zip(*params[start : start + size], strict=True))
         for (overrides, _, idx, _, _), job in zip(params, jobs, strict=True):
             log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))} -> job {job.job_id}")
         return self._collect(params, jobs)
@@ -101,8 +111,10 @@ class _ChunkedReportingMixin(BaseSubmititLauncher):
                 returns.append(job.results()[0])
             except (FailedJobError, UncompletedJobError):
                 err = Path(job.paths.stderr)
-                failed.append(f"#{idx} ({' '.join(filter_overrides(overrides))}) job {job.job_id}: "
-                              f"{_error_line(err)} [log: {err}]")
+                failed.append(
+                    f"#{idx} ({' '.join(filter_overrides(overrides))}) job {job.job_id}: "
+                    f"{_error_line(err)} [log: {err}]"
+                )
                 log.error(f"Sweep job failed: {failed[-1]}")
         if failed:
             raise SweepJobsFailed(f"{len(failed)} of {len(jobs)} sweep jobs failed: " + "; ".join(failed))

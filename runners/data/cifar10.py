@@ -14,8 +14,13 @@ from runners.data.vision import image_bundle, open_torchvision
 
 
 def build(dataset_cfg, model_cfg, batch_size: int, seed: int, device) -> DataBundle:
-    train, test = open_torchvision(lambda root, tr, dl: CIFAR10(root, train=tr, download=dl), dataset_cfg,
-                                   "cifar-10-batches-py/ with md5-verified batches")
-    pairs = [(torch.from_numpy(d.data).permute(0, 3, 1, 2).contiguous(), torch.tensor(d.targets, dtype=torch.long))
-             for d in (train, test)]
+    train, test = open_torchvision(
+        lambda root, tr, dl: CIFAR10(root, train=tr, download=dl),
+        dataset_cfg,
+        "cifar-10-batches-py/ with md5-verified batches",
+    )
+    pairs = [
+        (torch.from_numpy(d.data).permute(0, 3, 1, 2).contiguous(), torch.tensor(d.targets, dtype=torch.long))
+        for d in (train, test)
+    ]
     return image_bundle(*pairs, 10, dataset_cfg, model_cfg, batch_size, seed, device)

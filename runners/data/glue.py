@@ -19,10 +19,16 @@ from runners.data import DataBundle, TensorBatches
 from runners.schema import ConfigError
 
 # task -> (first sentence, second sentence, label) columns of the original TSV files, and of HF datasets.
-TSV_COLUMNS = {"mrpc": ("#1 String", "#2 String", "Quality"), "qqp": ("question1", "question2", "is_duplicate"),
-               "wnli": ("sentence1", "sentence2", "label")}
-HF_COLUMNS = {"mrpc": ("sentence1", "sentence2", "label"), "qqp": ("question1", "question2", "label"),
-              "wnli": ("sentence1", "sentence2", "label")}
+TSV_COLUMNS = {
+    "mrpc": ("#1 String", "#2 String", "Quality"),
+    "qqp": ("question1", "question2", "is_duplicate"),
+    "wnli": ("sentence1", "sentence2", "label"),
+}
+HF_COLUMNS = {
+    "mrpc": ("sentence1", "sentence2", "label"),
+    "qqp": ("question1", "question2", "label"),
+    "wnli": ("sentence1", "sentence2", "label"),
+}
 
 
 def _from_tsv(folder: Path, task: str) -> dict[str, tuple[list, list, list]]:
@@ -31,12 +37,20 @@ def _from_tsv(folder: Path, task: str) -> dict[str, tuple[list, list, list]]:
     a, b, y = TSV_COLUMNS[task]
     out = {}
     for split, name in (("train", "train.tsv"), ("test", "dev.tsv")):
-        frame = pd.read_csv(folder / name, sep="\t", quoting=csv.QUOTE_NONE, keep_default_na=False,
-                            on_bad_lines="skip", dtype=str)
+        frame = pd.read_csv(
+            folder / name,
+            sep="\t",
+            quoting=csv.QUOTE_NONE,
+            keep_default_na=False,
+            on_bad_lines="skip",
+            dtype=str,
+        )
         missing = {a, b, y} - set(frame.columns)
         if missing:
-            raise ConfigError(f"dataset.root: {folder / name} lacks the GLUE columns {sorted(missing)}; "
-                              f"expected the original GLUE {task.upper()} TSV layout")
+            raise ConfigError(
+                f"dataset.root: {folder / name} lacks the GLUE columns {sorted(missing)}; "
+                f"expected the original GLUE {task.upper()} TSV layout"
+            )
         frame = frame[frame[y].str.fullmatch(r"\d+")]
         out[split] = (frame[a].tolist(), frame[b].tolist(), frame[y].astype(int).tolist())
     return out
@@ -48,13 +62,21 @@ def _from_hub(dataset_cfg, task: str) -> dict[str, tuple[list, list, list]]:
     except ImportError:
         raise ConfigError("GLUE via HuggingFace needs the nlp extra: pip install -e '.[nlp]'") from None
     try:
-        glue = datasets.load_dataset(dataset_cfg.get("hf_path", "nyu-mll/glue"), task,
-                                     cache_dir=str(Path(str(dataset_cfg.root)).expanduser()))
+        glue = datasets.load_dataset(
+            dataset_cfg.get("hf_path", "nyu-mll/glue"),
+            task,
+            cache_dir=str(Path(str(dataset_cfg.root)).expanduser()),
+        )
     except (OSError, ConnectionError, ValueError) as err:
-        raise ConfigError(f"dataset.root: GLUE {task.upper()} could not be downloaded ({type(err).__name__}); "
-                          f"with no network, put train.tsv/dev.tsv under {dataset_cfg.root}/{task.upper()}") from None
+        raise ConfigError(
+            f"dataset.root: GLUE {task.upper()} could not be downloaded ({type(err).__name__}); "
+            f"with no network, put train.tsv/dev.tsv under {dataset_cfg.root}/{task.upper()}"
+        ) from None
     a, b, y = HF_COLUMNS[task]
-    return {split: (glue[hf][a], glue[hf][b], glue[hf][y]) for split, hf in (("train", "train"), ("test", "validation"))}
+    return {
+        split: (glue[hf][a], glue[hf][b], glue[hf][y])
+        for split, hf in (("train", "train"), ("test", "validation"))
+    }
 
 
 def load_pairs(dataset_cfg) -> dict[str, tuple[list, list, list]]:
@@ -66,8 +88,10 @@ def load_pairs(dataset_cfg) -> dict[str, tuple[list, list, list]]:
     if (folder / "train.tsv").is_file() and (folder / "dev.tsv").is_file():
         return _from_tsv(folder, task)
     if not dataset_cfg.get("download", True):
-        raise ConfigError(f"dataset.root: GLUE {task.upper()} not found (looked for {folder}/train.tsv and "
-                          "dev.tsv); set dataset.download=true (needs internet) or copy the GLUE TSV files there")
+        raise ConfigError(
+            f"dataset.root: GLUE {task.upper()} not found (looked for {folder}/train.tsv and "
+            "dev.tsv); set dataset.download=true (needs internet) or copy the GLUE TSV files there"
+        )
     return _from_hub(dataset_cfg, task)
 
 
@@ -79,14 +103,23 @@ def build(dataset_cfg, model_cfg, batch_size: int, seed: int, device) -> DataBun
     max_length = int(dataset_cfg.get("max_length", 128))
 
     def tensors(a, b, y):
-        enc = tok(list(a), list(b), truncation=True, max_length=max_length, padding="longest", return_tensors="pt")
-        return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"],
-                "labels": torch.tensor(list(y), dtype=torch.long)}
+        enc = tok(
+            list(a), list(b), truncation=True, max_length=max_length, padding="longest", return_tensors="pt"
+        )
+        return {
+            "input_ids": enc["input_ids"],
+            "attention_mask": enc["attention_mask"],
+            "labels": torch.tensor(list(y), dtype=torch.long),
+        }
 
     train, test = tensors(*pairs["train"]), tensors(*pairs["test"])
     num_classes = max(int(train["labels"].max()), int(test["labels"].max())) + 1
     eval_bs = int(dataset_cfg.get("eval_batch_size", 256))
-    return DataBundle(train=TensorBatches(train, batch_size, shuffle=True, seed=seed, device=device),
-                      test=TensorBatches(test, eval_bs, shuffle=False, device=device),
-                      num_classes=max(num_classes, 2), task="text", input_shape=(train["input_ids"].shape[1],),
-                      metrics=["acc", "f1"])
+    return DataBundle(
+        train=TensorBatches(train, batch_size, shuffle=True, seed=seed, device=device),
+        test=TensorBatches(test, eval_bs, shuffle=False, device=device),
+        num_classes=max(num_classes, 2),
+        task="text",
+        input_shape=(train["input_ids"].shape[1],),
+        metrics=["acc", "f1"],
+    )

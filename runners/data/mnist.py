@@ -13,8 +13,8 @@ from runners.data.vision import image_bundle, open_torchvision
 
 
 def build(dataset_cfg, model_cfg, batch_size: int, seed: int, device) -> DataBundle:
-    train, test = open_torchvision(lambda root, tr, dl: MNIST(root, train=tr, download=dl), dataset_cfg,
-                                   "MNIST/raw/*-ubyte")
+    train, test = open_torchvision(
+        lambda root, tr, dl: MNIST(root, train=tr, download=dl), dataset_cfg, "MNIST/raw/*-ubyte"
+    )
     pairs = [(d.data.unsqueeze(1), d.targets.long()) for d in (train, test)]
     return image_bundle(*pairs, 10, dataset_cfg, model_cfg, batch_size, seed, device)
-

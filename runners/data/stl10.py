@@ -15,7 +15,9 @@ from runners.data.vision import image_bundle, open_torchvision
 
 def build(dataset_cfg, model_cfg, batch_size: int, seed: int, device) -> DataBundle:
     train, test = open_torchvision(
-        lambda root, tr, dl: STL10(root, split="train" if tr else "test", download=dl), dataset_cfg,
-        "stl10_binary/ with md5-verified binaries")
+        lambda root, tr, dl: STL10(root, split="train" if tr else "test", download=dl),
+        dataset_cfg,
+        "stl10_binary/ with md5-verified binaries",
+    )
     pairs = [(torch.from_numpy(d.data), torch.from_numpy(d.labels.astype("int64"))) for d in (train, test)]
     return image_bundle(*pairs, 10, dataset_cfg, model_cfg, batch_size, seed, device)

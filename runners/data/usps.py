@@ -13,8 +13,11 @@ from runners.data.vision import image_bundle, open_torchvision
 
 
 def build(dataset_cfg, model_cfg, batch_size: int, seed: int, device) -> DataBundle:
-    train, test = open_torchvision(lambda root, tr, dl: USPS(root, train=tr, download=dl), dataset_cfg,
-                                   "usps.bz2 and usps.t.bz2")
-    pairs = [(torch.from_numpy(d.data).unsqueeze(1), torch.tensor(d.targets, dtype=torch.long))
-             for d in (train, test)]
+    train, test = open_torchvision(
+        lambda root, tr, dl: USPS(root, train=tr, download=dl), dataset_cfg, "usps.bz2 and usps.t.bz2"
+    )
+    pairs = [
+        (torch.from_numpy(d.data).unsqueeze(1), torch.tensor(d.targets, dtype=torch.long))
+        for d in (train, test)
+    ]
     return image_bundle(*pairs, 10, dataset_cfg, model_cfg, batch_size, seed, device)

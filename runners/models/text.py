@@ -29,7 +29,9 @@ def _transformers():
 def load_tokenizer(cfg):
     """The tokenizer of ``cfg.tokenizer`` (default ``cfg.hf_name``), with a pad token."""
     name = cfg.get("tokenizer") or cfg.hf_name
-    tok = load_or_explain(lambda: _transformers().AutoTokenizer.from_pretrained(name), f"the tokenizer {name}")
+    tok = load_or_explain(
+        lambda: _transformers().AutoTokenizer.from_pretrained(name), f"the tokenizer {name}"
+    )
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token or tok.unk_token
     return tok
@@ -50,8 +52,14 @@ class _FirstTokenHead(nn.Module):
 class TextClassifier(nn.Module):
     """Backbone + pooling + linear head; ``forward(input_ids, attention_mask) -> logits``."""
 
-    def __init__(self, backbone: nn.Module, hidden: int, num_classes: int, pool: str,
-                 source_head: nn.Module | None = None):
+    def __init__(
+        self,
+        backbone: nn.Module,
+        hidden: int,
+        num_classes: int,
+        pool: str,
+        source_head: nn.Module | None = None,
+    ):
         super().__init__()
         if pool not in ("first", "last", "mean"):
             raise ConfigError(f"model.pool={pool!r} is not valid; choose first, last or mean")
@@ -76,8 +84,14 @@ class TextClassifier(nn.Module):
 
 def _tiny_backbone(cfg, tok) -> nn.Module:
     tf = _transformers()
-    common = dict(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                  intermediate_size=64, pad_token_id=tok.pad_token_id)
+    common = dict(
+        vocab_size=len(tok),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        pad_token_id=tok.pad_token_id,
+    )
     if cfg.arch == "llama":
         return tf.LlamaModel(tf.LlamaConfig(num_key_value_heads=2, max_position_embeddings=256, **common))
     return tf.AutoModel.from_config(tf.AutoConfig.for_model(cfg.arch, max_position_embeddings=260, **common))
@@ -89,21 +103,29 @@ def build(cfg, data) -> nn.Module:
     tok = load_tokenizer(cfg)
     if cfg.get("tiny", False) or not cfg.pretrained:
         if not cfg.get("tiny", False):
-            config = load_or_explain(lambda: tf.AutoConfig.from_pretrained(cfg.hf_name), f"the config of {cfg.hf_name}")
+            config = load_or_explain(
+                lambda: tf.AutoConfig.from_pretrained(cfg.hf_name), f"the config of {cfg.hf_name}"
+            )
             backbone = tf.AutoModel.from_config(config)
         else:
             backbone = _tiny_backbone(cfg, tok)
         source = None
     else:
         dtype = getattr(torch, cfg.get("dtype") or "float32")
-        config = load_or_explain(lambda: tf.AutoConfig.from_pretrained(cfg.hf_name), f"the config of {cfg.hf_name}")
+        config = load_or_explain(
+            lambda: tf.AutoConfig.from_pretrained(cfg.hf_name), f"the config of {cfg.hf_name}"
+        )
         if any(a.endswith("ForSequenceClassification") for a in (config.architectures or [])):
-            full = load_or_explain(lambda: tf.AutoModelForSequenceClassification.from_pretrained(
-                cfg.hf_name, dtype=dtype), f"the weights of {cfg.hf_name}")
+            full = load_or_explain(
+                lambda: tf.AutoModelForSequenceClassification.from_pretrained(cfg.hf_name, dtype=dtype),
+                f"the weights of {cfg.hf_name}",
+            )
             backbone = full.base_model
             source = _FirstTokenHead(full.classifier) if hasattr(full, "classifier") else None
         else:
-            backbone = load_or_explain(lambda: tf.AutoModel.from_pretrained(cfg.hf_name, dtype=dtype),
-                                       f"the weights of {cfg.hf_name}")
+            backbone = load_or_explain(
+                lambda: tf.AutoModel.from_pretrained(cfg.hf_name, dtype=dtype),
+                f"the weights of {cfg.hf_name}",
+            )
             source = None
     return TextClassifier(backbone, backbone.config.hidden_size, data.num_classes, cfg.pool, source)

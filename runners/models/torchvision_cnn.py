@@ -35,12 +35,16 @@ def build(cfg, data) -> nn.Module:
     if cfg.get("tiny", False):
         model = _tiny(cfg.arch)
     elif cfg.pretrained:
-        model = load_or_explain(lambda: factory(weights=weights), f"{cfg.arch} ImageNet weights ({weights.url})")
+        model = load_or_explain(
+            lambda: factory(weights=weights), f"{cfg.arch} ImageNet weights ({weights.url})"
+        )
     else:
         model = factory(weights=None)
     old = model.get_submodule(head)
     parent, _, leaf = head.rpartition(".")
-    setattr(model.get_submodule(parent) if parent else model, leaf, nn.Linear(old.in_features, data.num_classes))
+    setattr(
+        model.get_submodule(parent) if parent else model, leaf, nn.Linear(old.in_features, data.num_classes)
+    )
     if cfg.pretrained and not cfg.get("tiny", False):
         model.source_head = old.requires_grad_(False)
     model.head_modules = [head]

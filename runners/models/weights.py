@@ -15,6 +15,8 @@ def load_or_explain(load: Callable[[], T], what: str) -> T:
     try:
         return load()
     except (OSError, RuntimeError, ValueError) as err:
-        raise ConfigError(f"model.pretrained=true: could not load {what} (not cached and no network: "
-                          f"{type(err).__name__}); run once with internet to cache it, or set "
-                          "model.pretrained=false") from None
+        raise ConfigError(
+            f"model.pretrained=true: could not load {what} (not cached and no network: "
+            f"{type(err).__name__}); run once with internet to cache it, or set "
+            "model.pretrained=false"
+        ) from None
