@@ -6,12 +6,27 @@ import argparse
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 from analysis.collect import load_results
 
 
 def _skipped_report(skipped: list[tuple[str, str]]) -> str:
     lines = [f"- {path}: {why}" for path, why in skipped]
     return "## Skipped result files\n\n" + ("\n".join(lines) if lines else "none") + "\n"
+
+
+def _unused_report(unused: pd.DataFrame) -> str:
+    """Valid runs no table cell uses (another experiment, scale or dataset), counted, so none vanishes."""
+    if unused.empty:
+        return "## Runs in no table\n\nnone\n"
+    keys = ["experiment", "scale", "dataset", "model", "method"]
+    counts = unused[keys].value_counts(dropna=False)
+    lines = [
+        "- " + " ".join(f"{k}={'-' if pd.isna(v) else v}" for k, v in zip(keys, key, strict=True)) + f": {n}"
+        for key, n in counts.items()
+    ]
+    return "## Runs in no table (figures may use them)\n\n" + "\n".join(lines) + "\n"
 
 
 def cmd_tables(args) -> int:
@@ -22,24 +37,34 @@ def cmd_tables(args) -> int:
     paper = tables.load_paper()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    index, n_missing = [f"# Tables (results root: {args.results}, {len(col.runs)} complete runs)\n"], 0
+    n_diverged = int((col.runs["status"] != "complete").sum())
+    index = [
+        f"# Tables (results root: {args.results}, {len(col.runs)} runs, {n_diverged} of them diverged)\n",
+        f"Best lr of each grid picked with --select-on {args.select_on} (auto: on val_acc where every run "
+        "has one, else on the final test accuracy); each table states the split it used.\n",
+    ]
+    n_missing, matched = 0, set()
     scales = args.scale or ["paper", "embedded"]
     for spec in TABLES.values():
         for scale in scales:
             built = tables.build(spec, col.runs, paper, scale, args.select_on)
+            matched |= built.matched
             if built.cells.empty:
                 continue
-            if built.cells["n"].sum() == 0 and not args.all:
+            if (built.cells["n"] + built.cells["diverged"]).sum() == 0 and not args.all:
                 n_missing += len(built.missing)
                 continue
             paths = tables.write(built, out)
             n_missing += len(built.missing)
             index.append(f"- [{spec.title} ({scale})]({paths[0].name})")
+    index.append("\n" + _unused_report(col.runs.drop(index=list(matched))))
     index.append("\n" + _skipped_report(col.skipped))
     (out / "README.md").write_text("\n".join(index) + "\n")
     for path, why in col.skipped:
         print(f"skipped {path}: {why}", file=sys.stderr)
-    print(f"{len(col.runs)} runs, {len(col.skipped)} skipped, {n_missing} missing-run commands; tables in {out}")
+    print(
+        f"{len(col.runs)} runs, {len(col.skipped)} skipped, {n_missing} missing-run commands; tables in {out}"
+    )
     return 0
 
 
@@ -47,8 +72,9 @@ def cmd_figures(args) -> int:
     from analysis import figures
 
     col = load_results(args.results)
-    written = figures.make_all(col.runs, Path(args.out), args.toys)
-    for path, why in col.skipped:
+    toys = args.toys or Path(args.results) / "toys"
+    written, skipped = figures.make_all(col.runs, Path(args.out), toys, args.select_on)
+    for path, why in col.skipped + skipped:
         print(f"skipped {path}: {why}", file=sys.stderr)
     print(f"{len(written)} figure files in {args.out}")
     return 0
@@ -62,19 +88,34 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--results", default="outputs", help="results root, searched recursively")
         p.add_argument("--out", default=f"reports/{name}", help="output directory")
         p.set_defaults(func=func)
+        p.add_argument(
+            "--select-on",
+            default="auto",
+            choices=["auto", "val", "test", "train"],
+            help="split the best lr of the grid is picked on (auto, the default: val_acc where every "
+            "run has one, else test; test: the paper's protocol)",
+        )
         if name == "figures":
-            p.add_argument("--toys", default="paper", choices=["paper", "embedded"],
-                           help="toy-figure settings: conf/experiment/fig_toys[_embedded].yaml")
+            p.add_argument(
+                "--toys",
+                default=None,
+                help="toy-function paths of `python -m runners.toys` (default: <results>/toys)",
+            )
         if name == "tables":
-            p.add_argument("--scale", action="append", choices=["paper", "embedded"],
-                           help="only this scale (repeatable; default both)")
-            p.add_argument("--select-on", default="auto", choices=["auto", "val", "test", "train"],
-                           help="split the best lr of the grid is picked on (auto: val if present, else test)")
+            p.add_argument(
+                "--scale",
+                action="append",
+                choices=["paper", "embedded"],
+                help="only this scale (repeatable; default both)",
+            )
             p.add_argument("--all", action="store_true", help="also write tables that have no runs at all")
     args = parser.parse_args(argv)
     if not Path(args.results).is_dir():
-        print(f"error: --results: directory {args.results!r} does not exist; point it at the folder holding "
-              "the runs' result.json files", file=sys.stderr)
+        print(
+            f"error: --results: directory {args.results!r} does not exist; point it at the folder holding "
+            "the runs' result.json files",
+            file=sys.stderr,
+        )
         return 2
     return args.func(args)
 

@@ -1,29 +1,47 @@
-"""Find and load run results (``result.json``, docs/architecture.md) under a results root.
+"""Find and load run results (``result.json``, ``analysis.record``) under a results root.
 
-Every run directory becomes one flat row; corrupted, partial (``status != "complete"``), foreign
-(no/other ``schema``) and duplicate files are listed with a reason and skipped, never fatal.
+Every file is read through ``record.loads`` (the record's own validation); a file that is not a
+regular file, unreadable, not UTF-8, not valid JSON or not a valid record, a broken link, a link loop
+and a duplicate run are listed in ``skipped`` with the reason, never fatal. Each valid record becomes
+one flat row, columns named after the record's fields (``dataclasses.fields``), so a new record
+field needs no change here. ``config`` (the free-form composed config) is never read.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import errno
 import json
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-SCHEMA = 1
-RUN_KEYS = ("experiment", "scale", "dataset", "model", "mode", "method", "optimizer", "lr", "space",
-            "ablation", "variant", "seed", "tau", "n_ini", "n_components", "compression", "epochs",
-            "batch_size")
-METRIC_KEYS = ("final_test_acc", "best_test_acc", "final_train_acc", "final_train_loss", "test_f1",
-               "test_acc3", "test_acc5", "val_acc")
-TIMING_KEYS = ("train_time_s", "wall_time_s", "transfer_time_s", "controller_time_s", "converged_epoch",
-               "converged_time_s", "target_acc", "time_to_target_s", "epochs_run", "steps")
-# Identity of one run inside a table; a second complete result with the same identity is a duplicate.
-IDENTITY = ("experiment", "scale", "dataset", "model", "mode", "method", "optimizer", "lr", "space_name",
-            "ablation", "variant", "seed", "tau", "n_ini", "n_components", "compression", "initial",
-            "schedule", "scheduler")
+from analysis import record
+
+MAX_BYTES = 64 * 2**20
+# The sections flattened into a row (``None`` sections give empty columns); ``config`` is left out.
+SECTIONS = {
+    "run": record.RunInfo,
+    "hyper": record.Hyper,
+    "metrics": record.Metrics,
+    "timing": record.Timing,
+    "doit": record.DoitSummary,
+}
+TOP = ("status", "diverged_step", "nonfinite")
+
+
+def _columns(cls) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls)]
+
+
+COLUMNS = [c for cls in SECTIONS.values() for c in _columns(cls)] + list(TOP)
+assert len(COLUMNS) == len(set(COLUMNS)), "record sections share a field name: flattening would mix them"
+# Identity of one run inside a table (what was run: every run and hyper field); a second valid record
+# with the same identity is a duplicate.
+IDENTITY = _columns(record.RunInfo) + _columns(record.Hyper)
 
 
 @dataclass
@@ -34,88 +52,120 @@ class Collection:
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
-# torch defaults of the hyperparameters that candidate spaces vary (Figure 11), for null entries.
-_DEFAULTS = {"momentum": 0.0, "weight_decay": 0.0, "alpha": 0.99}
+def read_text(path: str | Path, limit: int = MAX_BYTES) -> tuple[str | None, str]:
+    """``(text, "")`` of a regular UTF-8 file, or ``(None, why)``: never blocks on a FIFO or device."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as err:
+        return None, f"unreadable: {err.strerror}"
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return None, "not a regular file (FIFO, device or socket)"
+        if st.st_size > limit:
+            return None, f"too large: {st.st_size} bytes (limit {limit})"
+        try:
+            data = fh.read(limit + 1)
+        except OSError as err:
+            return None, f"unreadable: {err.strerror}"
+    if b"\0" in data:
+        return None, "binary file (NUL bytes)"
+    try:
+        return data.decode("utf-8"), ""
+    except UnicodeDecodeError as err:
+        return None, f"not UTF-8 text (byte {err.start})"
 
 
-def hyper_of(optimizer: str | None, method_cfg: dict) -> dict:
-    """A single-optimizer run's lr and space hyperparameters, nulls replaced by the torch defaults."""
-    given = dict(method_cfg.get("hyper") or {})
-    out = {k: given.get(k) if given.get(k) is not None else v for k, v in _DEFAULTS.items()}
-    if optimizer == "sgdm" and given.get("momentum") is None:
-        out["momentum"] = 0.9
-    out["lr"] = method_cfg.get("lr")
-    return out
+def find(root: str | Path, name: str = "result.json") -> tuple[list[str], list[tuple[str, str]]]:
+    """Files called ``name`` under ``root``, following directory links once (after every real directory);
+    broken links and link loops (and directories reached twice) are returned as ``(path, why)``."""
+    found, skipped, seen, stack, links = [], [], set(), [str(root)], []
+    while stack or links:
+        directory = stack.pop() if stack else links.pop()
+        try:
+            st = os.stat(directory)
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError as err:
+            skipped.append((directory, f"unreadable directory: {err.strerror}"))
+            continue
+        if (st.st_dev, st.st_ino) in seen:
+            skipped.append(
+                (directory, "link to a directory already searched (link loop or second link): not followed")
+            )
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        subdirs, linked = [], []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()
+                if entry.is_symlink():
+                    os.stat(entry.path)  # raises for a broken link or a link loop
+            except OSError as err:
+                why = "link loop" if err.errno == errno.ELOOP else "broken link"
+                skipped.append((entry.path, f"{why}: {os.readlink(entry.path)!r} ({err.strerror})"))
+                continue
+            if is_dir:
+                (linked if entry.is_symlink() else subdirs).append(entry.path)
+            elif entry.name == name:
+                found.append(entry.path)
+        stack.extend(reversed(subdirs))
+        links.extend(reversed(linked))
+    return sorted(found), skipped
 
 
-def _flatten(result: dict, path: Path) -> dict:
-    run, metrics, timing = result["run"], result.get("metrics") or {}, result.get("timing") or {}
-    config = result.get("config") or {}
-    method_cfg = config.get("method") or {}
-    space_cfg = config.get("space") or {}
-    doit = result.get("doit") or {}
-    row = {key: run.get(key) for key in RUN_KEYS}
-    row.update({key: metrics.get(key) for key in METRIC_KEYS})
-    row.update({key: timing.get(key) for key in TIMING_KEYS})
-    switching = run.get("method") in ("doit", "random", "cyclical")
-    row["initial"] = method_cfg.get("initial") if switching else None
-    row["schedule"] = method_cfg.get("schedule") if switching else None
-    row["scheduler"] = (method_cfg.get("scheduler") or {}).get("kind") if isinstance(
-        method_cfg.get("scheduler"), dict) else method_cfg.get("scheduler")
-    row["space_name"] = space_cfg.get("name", run.get("space")) if run.get("space") is not None else None
-    row["space_grid"] = json.dumps(space_cfg.get("grid"), sort_keys=True) if space_cfg.get("grid") else None
-    row["hyper"] = json.dumps(hyper_of(run.get("optimizer"), method_cfg), sort_keys=True)
-    row["n_switches"] = doit.get("n_switches")
-    row["n_cycles"] = doit.get("n_cycles")
-    row["omega_t"] = doit.get("omega_t")
-    row["path"] = str(path.parent)
-    row["mtime"] = path.stat().st_mtime if path.exists() else 0.0
+def _cell(value):
+    """Dicts and lists as sorted JSON text, so a row's values are hashable and comparable."""
+    return json.dumps(value, sort_keys=True) if isinstance(value, dict | list) else value
+
+
+def flatten(result: record.Result, path: str | Path) -> dict:
+    """One row: every field of every section (``None`` where the section is absent), path and mtime."""
+    row = {}
+    for section, cls in SECTIONS.items():
+        part = getattr(result, section)
+        row.update({c: (None if part is None else _cell(getattr(part, c))) for c in _columns(cls)})
+    row.update({c: _cell(getattr(result, c)) for c in TOP})
+    row["path"] = str(Path(path).parent)
+    try:
+        row["mtime"] = os.stat(path).st_mtime
+    except OSError:
+        row["mtime"] = 0.0
     return row
 
 
-def _check(result) -> str | None:
-    """Why ``result`` is not a usable complete run, or None."""
-    if not isinstance(result, dict) or "run" not in result:
-        return "foreign file: no 'run' section"
-    if result.get("schema") != SCHEMA:
-        return f"foreign file: schema {result.get('schema')!r} (expected {SCHEMA})"
-    if result.get("status") != "complete":
-        return f"partial run: status {result.get('status')!r}"
-    run = result["run"]
-    missing = [k for k in ("dataset", "model", "method", "seed") if run.get(k) is None]
-    if missing:
-        return f"incomplete 'run' section: missing {', '.join(missing)}"
-    if (result.get("metrics") or {}).get("final_test_acc") is None:
-        return "incomplete 'metrics' section: missing final_test_acc"
-    return None
+def load(path: str) -> tuple[record.Result | None, str]:
+    """``(record, "")`` or ``(None, why)`` for one file; never raises for what the file holds."""
+    text, why = read_text(path)
+    if text is None:
+        return None, why
+    try:
+        result = record.loads(text)
+    except record.RecordError as err:
+        return None, f"invalid record: {err}"
+    return result, ""
 
 
 def load_results(root: str | Path) -> Collection:
     """Every ``result.json`` under ``root`` (recursively), flattened; bad files go to ``skipped``."""
-    root = Path(root)
-    rows, skipped = [], []
-    for path in sorted(root.rglob("result.json")):
-        try:
-            result = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-            skipped.append((str(path), f"corrupted: {type(err).__name__}: {str(err).splitlines()[0]}"))
-            continue
-        reason = _check(result)
-        if reason:
-            skipped.append((str(path), reason))
-            continue
-        try:
-            rows.append(_flatten(result, path))
-        except (AttributeError, TypeError, KeyError) as err:
-            skipped.append((str(path), f"malformed: {type(err).__name__}: {err}"))
-    if not rows:  # keep the columns, so an empty results root renders empty tables
-        empty = _flatten({"run": {}}, root / "result.json")
-        return Collection(pd.DataFrame(columns=list(empty)), skipped)
-    runs = pd.DataFrame(rows)
-    runs = runs.sort_values("mtime")
-    key = runs[list(IDENTITY)].apply(lambda r: "|".join(map(str, r)), axis=1)
+    paths, skipped = find(root)
+    rows = []
+    for path in paths:
+        result, why = load(path)
+        if result is None:
+            skipped.append((path, why))
+        else:
+            rows.append(flatten(result, path))
+    runs = pd.DataFrame(rows, columns=COLUMNS + ["path", "mtime"])
+    if runs.empty:
+        return Collection(runs, skipped)
+    runs = runs.sort_values("mtime", kind="stable")
+    key = runs[IDENTITY].apply(
+        lambda r: json.dumps([None if pd.isna(v) else v for v in r], default=str), axis=1
+    )
     dup = key.duplicated(keep="last")
     keep_path = dict(zip(key[~dup], runs.loc[~dup, "path"], strict=True))
-    skipped += [(f"{p}/result.json", f"duplicate run: newer copy in {keep_path[k]}")
-                for p, k in zip(runs.loc[dup, "path"], key[dup], strict=True)]
+    skipped += [
+        (f"{p}/result.json", f"duplicate run: newer copy in {keep_path[k]}")
+        for p, k in zip(runs.loc[dup, "path"], key[dup], strict=True)
+    ]
     return Collection(runs[~dup].reset_index(drop=True), skipped)

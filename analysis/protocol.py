@@ -1,11 +1,13 @@
 """The paper's evaluation protocol: which runs fill which table cell, and best-lr selection.
 
 Each table (paper section 5 and Appendices C-D) is a ``TableSpec``: rows (methods) come from the
-sweep of one experiment config (``conf/experiment/<experiment>[_embedded].yaml``), columns are
+sweep of one experiment config (``experiment=<experiment> [scale=embedded]``), columns are
 (dataset, model, mode) per scale. Appendix C.1: single optimizers are tried at lr in
 [0.1, 0.01, 0.001] and the best is reported; the paper does not say on which split the best lr is
-picked. We pick on ``val_acc`` when every candidate run has one, else on the final test accuracy
-(what the paper's tables imply; optimistic, and flagged in every rendered table).
+picked. We pick on ``val_acc`` when every candidate run has one (``--select-on auto``, the
+default), else on the final test accuracy (``--select-on test``: what the paper's tables imply;
+optimistic); every rendered table states the split it was picked on. A run with status "diverged"
+never counts towards a mean and never wins a pick: an lr with fewer diverged seeds always ranks first.
 """
 
 from __future__ import annotations
@@ -16,26 +18,24 @@ import pandas as pd
 
 SEEDS = (0, 1, 2)
 LR_GRID = (0.1, 0.01, 0.001)
-# Section 5.1's DOIT space: one default lr per optimizer (conf/space/paper5.yaml); "best of K defaults".
-DEFAULT_LRS = {"sgd": 0.01, "sgdm": 0.01, "adagrad": 0.01, "rmsprop": 0.001, "adam": 0.001}
 
 
 @dataclass(frozen=True)
 class Row:
-    key: str                      # the method key of analysis/paper_numbers.csv
+    key: str  # the method key of analysis/paper_numbers.csv
     label: str
-    experiment: str               # experiment config (base name) whose sweep makes this row
+    experiment: str  # experiment config (base name) whose sweep makes this row
     match: tuple[tuple[str, object], ...]
-    override: str                 # command-line overrides that select the row inside the experiment
-    grid: bool = False            # tried over LR_GRID, best lr reported
-    baseline: bool = True         # False for DOIT and its ablations
+    override: str  # command-line overrides that select the row inside the experiment
+    grid: bool = False  # tried over LR_GRID, best lr reported
+    baseline: bool = True  # False for DOIT and its ablations
 
 
 @dataclass(frozen=True)
 class Column:
     key: str
-    paper: tuple[str, str]        # (dataset, model) of the paper's cell in paper_numbers.csv
-    runs: dict = field(default_factory=dict)   # scale -> (dataset, model, mode); missing scale = no column
+    paper: tuple[str, str]  # (dataset, model) of the paper's cell in paper_numbers.csv
+    runs: dict = field(default_factory=dict)  # scale -> (dataset, model, mode); missing scale = no column
 
     def label(self, scale: str) -> str:
         dataset, model, mode = self.runs[scale]
@@ -45,8 +45,8 @@ class Column:
 
 @dataclass(frozen=True)
 class Metric:
-    column: str                   # field of the flattened run (analysis.collect)
-    paper: str                    # metric name in paper_numbers.csv
+    column: str  # field of the flattened run (analysis.collect)
+    paper: str  # metric name in paper_numbers.csv
     label: str
 
 
@@ -57,7 +57,7 @@ class TableSpec:
     rows: tuple[Row, ...]
     columns: tuple[Column, ...]
     metrics: tuple[Metric, ...]
-    paper_table: str              # table id in paper_numbers.csv
+    paper_table: str  # table id in paper_numbers.csv
 
     def columns_at(self, scale: str) -> list[Column]:
         return [c for c in self.columns if scale in c.runs]
@@ -69,36 +69,93 @@ TIME = Metric("train_time_s", "time_s", "time (s)")
 F1 = Metric("test_f1", "test_f1", "F1 (%)")
 SINGLES = ("sgd", "sgdm", "adagrad", "rmsprop", "adam")
 HYBRIDS = ("swats", "padam", "adabound")
-LABELS = {"sgd": "SGD", "sgdm": "SGDM", "adagrad": "Adagrad", "rmsprop": "RMSprop", "adam": "Adam",
-          "swats": "SWATS", "padam": "Padam", "adabound": "AdaBound", "agd": "AGD", "asgd": "ASGD",
-          "adamw": "AdamW", "nadam": "NAdam", "adamax": "Adamax", "sgdm_steplr": "SGDM+StepLR",
-          "sgdm_coslr": "SGDM+CosLR", "doit": "DOIT (ours)", "random": "random", "cyclical": "cyclical",
-          "no_transfer": "w/o omega_t", "no_halving": "w/o halve", "pca": "PCA", "umap": "UMAP"}
+# Display names: the one analysis table to extend for a new optimizer or method (unlisted keys show as is).
+LABELS = {
+    "sgd": "SGD",
+    "sgdm": "SGDM",
+    "adagrad": "Adagrad",
+    "rmsprop": "RMSprop",
+    "adam": "Adam",
+    "swats": "SWATS",
+    "padam": "Padam",
+    "adabound": "AdaBound",
+    "agd": "AGD",
+    "asgd": "ASGD",
+    "adamw": "AdamW",
+    "nadam": "NAdam",
+    "adamax": "Adamax",
+    "sgdm_steplr": "SGDM+StepLR",
+    "sgdm_coslr": "SGDM+CosLR",
+    "doit": "DOIT (ours)",
+    "random": "random",
+    "cyclical": "cyclical",
+    "no_transfer": "w/o omega_t",
+    "no_halving": "w/o halve",
+    "pca": "PCA",
+    "umap": "UMAP",
+}
+
+
+def label(key: str) -> str:
+    return LABELS.get(key, key)
+
+
+def complete(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs that finished (status "complete"); diverged runs are counted, never averaged."""
+    return runs[runs["status"] == "complete"]
 
 
 def method_rows(prefix: str, singles=SINGLES, hybrids=HYBRIDS, doit: bool = True) -> tuple[Row, ...]:
     """Rows of the overall tables: lr-grid methods from ``<prefix>_grid``, the rest from ``_fixed``."""
-    rows = [Row(m, LABELS[m], f"{prefix}_grid", (("method", m),), f"method={m}", grid=True) for m in singles]
-    rows += [Row(m, LABELS[m], f"{prefix}_fixed", (("method", m),), f"method={m}") for m in hybrids]
+    rows = [Row(m, label(m), f"{prefix}_grid", (("method", m),), f"method={m}", grid=True) for m in singles]
+    rows += [Row(m, label(m), f"{prefix}_fixed", (("method", m),), f"method={m}") for m in hybrids]
     if doit:
-        rows.append(Row("doit", LABELS["doit"], f"{prefix}_fixed", (("method", "doit"),), "method=doit",
-                        baseline=False))
+        rows.append(
+            Row(
+                "doit", label("doit"), f"{prefix}_fixed", (("method", "doit"),), "method=doit", baseline=False
+            )
+        )
     return tuple(rows)
 
 
 def _strategy_rows(prefix: str, ablations: tuple[str, ...]) -> tuple[Row, ...]:
     """Table 7-9 rows: random/cyclical switching, DOIT ablations (conf/ablation), DOIT itself."""
-    rows = [Row(m, LABELS[m], f"{prefix}_strategies", (("method", m),), f"method={m}")
-            for m in ("random", "cyclical")]
-    rows += [Row(a, LABELS[a], f"{prefix}_ablations", (("method", "doit"), ("ablation", a)), f"ablation={a}",
-                 baseline=False) for a in ablations]
-    rows.append(Row("doit", LABELS["doit"], f"{prefix}_strategies", (("method", "doit"), ("ablation", "none")),
-                    "method=doit", baseline=False))
+    rows = [
+        Row(m, label(m), f"{prefix}_strategies", (("method", m),), f"method={m}")
+        for m in ("random", "cyclical")
+    ]
+    rows += [
+        Row(
+            a,
+            label(a),
+            f"{prefix}_ablations",
+            (("method", "doit"), ("ablation", a)),
+            f"ablation={a}",
+            baseline=False,
+        )
+        for a in ablations
+    ]
+    rows.append(
+        Row(
+            "doit",
+            label("doit"),
+            f"{prefix}_strategies",
+            (("method", "doit"), ("ablation", "none")),
+            "method=doit",
+            baseline=False,
+        )
+    )
     return tuple(rows)
 
 
-def _col(dataset: str, model: str, mode: str = "full", embedded: tuple | None = None,
-         paper_dataset: str | None = None, paper_model: str | None = None) -> Column:
+def _col(
+    dataset: str,
+    model: str,
+    mode: str = "full",
+    embedded: tuple | None = None,
+    paper_dataset: str | None = None,
+    paper_model: str | None = None,
+) -> Column:
     runs = {"paper": (dataset, model, mode)}
     if embedded:
         runs["embedded"] = embedded
@@ -108,59 +165,160 @@ def _col(dataset: str, model: str, mode: str = "full", embedded: tuple | None = 
 
 
 _CNN, _MLP = ("digits", "cnn", "full"), ("digits", "mlp", "full")
-T1_COLS = (_col("usps", "resnet18", embedded=_CNN), _col("usps", "vit", embedded=_MLP),
-           _col("mnist", "resnet18"), _col("mnist", "vit"), _col("stl10", "resnet18"), _col("stl10", "vit"),
-           _col("cifar10", "resnet18"), _col("cifar10", "vit"))
+T1_COLS = (
+    _col("usps", "resnet18", embedded=_CNN),
+    _col("usps", "vit", embedded=_MLP),
+    _col("mnist", "resnet18"),
+    _col("mnist", "vit"),
+    _col("stl10", "resnet18"),
+    _col("stl10", "vit"),
+    _col("cifar10", "resnet18"),
+    _col("cifar10", "vit"),
+)
 USPS_MNIST_R18 = (_col("usps", "resnet18", embedded=_CNN), _col("mnist", "resnet18"))
+T89_COLS = (
+    _col("cifar10", "mobilenet_v2", embedded=_CNN, paper_dataset=""),
+    _col("cifar10", "resnet152", embedded=_MLP, paper_dataset=""),
+)
 _T6_EMB = {"resnet18": ("digits", "cnn", "head")}
 
-TABLES: dict[str, TableSpec] = {t.id: t for t in (
-    TableSpec("table1", "Table 1: test accuracy (%) of full training", method_rows("table1"), T1_COLS,
-              (ACC,), "table1"),
-    TableSpec("table2", "Table 2: PEFT test accuracy (%), F1 (%) and convergence time (s)",
-              tuple(r for r in method_rows("table2_cv")),
-              (_col("usps", "vit", "head", ("digits", "cnn", "head")), _col("stl10", "vit", "head")),
-              (ACC, TIME), "table2"),
-    TableSpec("table2_nlp", "Table 2 (NLP columns): LoRA test accuracy (%) and F1 (%)",
-              method_rows("table2_nlp"),
-              (_col("mrpc", "roberta", "lora", ("digits", "mlp", "lora")), _col("qqp", "roberta", "lora")),
-              (ACC, F1), "table2"),
-    TableSpec("table4", "Table 4: test accuracy (%) of full training with more baselines",
-              tuple(Row(m, LABELS[m], "table4_grid", (("method", m),), f"method={m}", grid=True)
-                    for m in ("asgd", "adamw", "nadam", "adamax"))
-              + (Row("sgdm", "SGDM", "table1_grid", (("method", "sgdm"),), "method=sgdm", grid=True),)
-              + tuple(Row(f"sgdm_{m}", LABELS[f"sgdm_{m}"], "table4_grid", (("method", m),), f"method={m}",
-                          grid=True) for m in ("steplr", "coslr"))
-              + (Row("doit", LABELS["doit"], "table1_fixed", (("method", "doit"),), "method=doit",
-                     baseline=False),),
-              USPS_MNIST_R18, (ACC,), "table4"),
-    TableSpec("table5", "Table 5: top-1/3/5 test accuracy (%) of full training on ImageNet-A",
-              method_rows("table5"), (_col("imagenet_a", "resnet18", embedded=_CNN, paper_model=""),),
-              (ACC, Metric("test_acc3", "test_acc3", "acc@3 (%)"), Metric("test_acc5", "test_acc5", "acc@5 (%)")),
-              "table5"),
-    TableSpec("imagenet", "ICLR 2026 version: ImageNet full training, ViT (best baseline and DOIT)",
-              method_rows("imagenet"), (_col("imagenet", "vit", embedded=_CNN),), (ACC,), "summary"),
-    TableSpec("table6", "Table 6: head fine-tuning test accuracy (%) and time (s)",
-              method_rows("table6", singles=("sgdm", "adam")),
-              tuple(_col(d, m, "head", _T6_EMB.get(m) if d == "usps" else None)
-                    for m in ("resnet18", "resnet152", "mobilenet_v2") for d in ("usps", "mnist", "stl10")),
-              (ACC, TIME), "table6"),
-    TableSpec("table7", "Table 7: switch strategies, full training on ResNet18", _strategy_rows(
-        "table7", ("no_transfer", "no_halving")), USPS_MNIST_R18, (TRAIN, ACC, TIME), "table7"),
-    TableSpec("table8", "Table 8: transferability assessment (w/o vs with omega_t)",
-              tuple(r for r in _strategy_rows("table8_9", ("no_transfer",)) if r.key in ("no_transfer", "doit")),
-              (_col("cifar10", "mobilenet_v2", embedded=_CNN, paper_dataset=""),
-               _col("cifar10", "resnet152", embedded=_MLP, paper_dataset="")), (TRAIN, ACC, TIME), "table8"),
-    TableSpec("table9", "Table 9: switch strategies on MobileNetV2 and ResNet152",
-              tuple(r for r in _strategy_rows("table8_9", ()) if r.key in ("random", "cyclical", "doit")),
-              (_col("cifar10", "mobilenet_v2", embedded=_CNN, paper_dataset=""),
-               _col("cifar10", "resnet152", embedded=_MLP, paper_dataset="")), (TRAIN, ACC, TIME), "table9"),
-    TableSpec("table10", "Table 10: compression techniques, full training on ResNet18",
-              tuple(Row(key, label, "table10", (("method", "doit"), ("ablation", ablation)), f"ablation={ablation}",
-                        baseline=False) for key, label, ablation in (("random", "RP", "random_projection"),
-                                                                     ("umap", "UMAP", "umap"), ("pca", "PCA", "none"))),
-              USPS_MNIST_R18, (TRAIN, ACC, TIME), "table10"),
-)}
+TABLES: dict[str, TableSpec] = {
+    t.id: t
+    for t in (
+        TableSpec(
+            "table1",
+            "Table 1: test accuracy (%) of full training",
+            method_rows("table1"),
+            T1_COLS,
+            (ACC,),
+            "table1",
+        ),
+        TableSpec(
+            "table2",
+            "Table 2: PEFT test accuracy (%), F1 (%) and convergence time (s)",
+            tuple(r for r in method_rows("table2_cv")),
+            (_col("usps", "vit", "head", ("digits", "cnn", "head")), _col("stl10", "vit", "head")),
+            (ACC, TIME),
+            "table2",
+        ),
+        TableSpec(
+            "table2_nlp",
+            "Table 2 (NLP columns): LoRA test accuracy (%) and F1 (%)",
+            method_rows("table2_nlp"),
+            (_col("mrpc", "roberta", "lora", ("digits", "mlp", "lora")), _col("qqp", "roberta", "lora")),
+            (ACC, F1),
+            "table2",
+        ),
+        TableSpec(
+            "table4",
+            "Table 4: test accuracy (%) of full training with more baselines",
+            tuple(
+                Row(m, label(m), "table4_grid", (("method", m),), f"method={m}", grid=True)
+                for m in ("asgd", "adamw", "nadam", "adamax")
+            )
+            + (Row("sgdm", "SGDM", "table1_grid", (("method", "sgdm"),), "method=sgdm", grid=True),)
+            + tuple(
+                Row(
+                    f"sgdm_{m}", label(f"sgdm_{m}"), "table4_grid", (("method", m),), f"method={m}", grid=True
+                )
+                for m in ("steplr", "coslr")
+            )
+            + (
+                Row(
+                    "doit",
+                    label("doit"),
+                    "table1_fixed",
+                    (("method", "doit"),),
+                    "method=doit",
+                    baseline=False,
+                ),
+            ),
+            USPS_MNIST_R18,
+            (ACC,),
+            "table4",
+        ),
+        TableSpec(
+            "table5",
+            "Table 5: top-1/3/5 test accuracy (%) of full training on ImageNet-A",
+            method_rows("table5"),
+            (_col("imagenet_a", "resnet18", embedded=_CNN, paper_model=""),),
+            (
+                ACC,
+                Metric("test_acc3", "test_acc3", "acc@3 (%)"),
+                Metric("test_acc5", "test_acc5", "acc@5 (%)"),
+            ),
+            "table5",
+        ),
+        TableSpec(
+            "imagenet",
+            "ICLR 2026 version: ImageNet full training, ViT (best baseline and DOIT)",
+            method_rows("imagenet"),
+            (_col("imagenet", "vit", embedded=_CNN),),
+            (ACC,),
+            "summary",
+        ),
+        TableSpec(
+            "table6",
+            "Table 6: head fine-tuning test accuracy (%) and time (s)",
+            method_rows("table6", singles=("sgdm", "adam")),
+            tuple(
+                _col(d, m, "head", _T6_EMB.get(m) if d == "usps" else None)
+                for m in ("resnet18", "resnet152", "mobilenet_v2")
+                for d in ("usps", "mnist", "stl10")
+            ),
+            (ACC, TIME),
+            "table6",
+        ),
+        TableSpec(
+            "table7",
+            "Table 7: switch strategies, full training on ResNet18",
+            _strategy_rows("table7", ("no_transfer", "no_halving")),
+            USPS_MNIST_R18,
+            (TRAIN, ACC, TIME),
+            "table7",
+        ),
+        TableSpec(
+            "table8",
+            "Table 8: transferability assessment (w/o vs with omega_t)",
+            tuple(
+                r for r in _strategy_rows("table8_9", ("no_transfer",)) if r.key in ("no_transfer", "doit")
+            ),
+            T89_COLS,
+            (TRAIN, ACC, TIME),
+            "table8",
+        ),
+        TableSpec(
+            "table9",
+            "Table 9: switch strategies on MobileNetV2 and ResNet152",
+            tuple(r for r in _strategy_rows("table8_9", ()) if r.key in ("random", "cyclical", "doit")),
+            T89_COLS,
+            (TRAIN, ACC, TIME),
+            "table9",
+        ),
+        TableSpec(
+            "table10",
+            "Table 10: compression techniques, full training on ResNet18",
+            tuple(
+                Row(
+                    key,
+                    label,
+                    "table10",
+                    (("method", "doit"), ("ablation", ablation)),
+                    f"ablation={ablation}",
+                    baseline=False,
+                )
+                for key, label, ablation in (
+                    ("random", "RP", "random_projection"),
+                    ("umap", "UMAP", "umap"),
+                    ("pca", "PCA", "none"),
+                )
+            ),
+            USPS_MNIST_R18,
+            (TRAIN, ACC, TIME),
+            "table10",
+        ),
+    )
+}
 
 
 def match_rows(runs: pd.DataFrame, spec: TableSpec, row: Row, column: Column, scale: str) -> pd.DataFrame:
@@ -168,40 +326,57 @@ def match_rows(runs: pd.DataFrame, spec: TableSpec, row: Row, column: Column, sc
     if runs.empty:
         return runs
     dataset, model, mode = column.runs[scale]
-    mask = ((runs["experiment"] == row.experiment) & (runs["scale"] == scale) & (runs["dataset"] == dataset)
-            & (runs["model"] == model) & (runs["mode"] == mode))
+    mask = (
+        (runs["experiment"] == row.experiment)
+        & (runs["scale"] == scale)
+        & (runs["dataset"] == dataset)
+        & (runs["model"] == model)
+        & (runs["mode"] == mode)
+    )
     for key, value in row.match:
         mask &= runs[key] == value
     return runs[mask]
 
 
+SPLITS = {"val": "val_acc", "test": "final_test_acc", "train": "final_train_acc"}
+
+
 def select_split(cell: pd.DataFrame, select_on: str) -> str:
-    """Column to pick the best lr on: ``val_acc`` if every run has it (auto), else final test acc."""
-    if select_on == "val" or (select_on == "auto" and cell["val_acc"].notna().all()):
-        return "val_acc"
-    return {"train": "final_train_acc"}.get(select_on, "final_test_acc")
+    """Column to pick the best lr on: ``val_acc`` when every complete run has it (``auto`` or ``val``),
+    else the final test accuracy (``test``, or ``val``/``auto`` without validation accuracies)."""
+    has_val = not cell.empty and cell["val_acc"].notna().all()
+    if select_on in ("auto", "val"):
+        return "val_acc" if has_val else "final_test_acc"
+    return SPLITS[select_on]
 
 
 def best_lr(cell: pd.DataFrame, select_on: str = "auto") -> tuple[pd.DataFrame, float | None, str]:
-    """Runs of the lr whose mean over seeds of the selection metric is highest (Appendix C.1)."""
+    """Runs of the best lr (Appendix C.1): fewest diverged seeds first, then the highest mean over the
+    complete seeds of the selection metric. ``lr`` is None when every run of the cell diverged."""
     if cell.empty or cell["lr"].nunique(dropna=False) <= 1:
         lr = cell["lr"].iloc[0] if not cell.empty else None
         return cell, (None if pd.isna(lr) else float(lr)), ""
-    split = select_split(cell, select_on)
-    means = cell.groupby("lr")[split].mean()
-    lr = float(means.idxmax())
+    done = complete(cell)
+    split = select_split(done, select_on)
+    means = done.groupby("lr")[split].mean().dropna()
+    if means.empty:
+        return cell, None, split
+    diverged = (cell["status"] != "complete").groupby(cell["lr"]).sum()
+    lr = float(min(means.index, key=lambda v: (diverged.get(v, 0), -means[v])))
     return cell[cell["lr"] == lr], lr, split
 
 
-def experiment_file(experiment: str, scale: str) -> str:
-    return experiment if scale == "paper" else f"{experiment}_embedded"
+def experiment_args(experiment: str, scale: str) -> str:
+    """Overrides that run ``experiment`` at ``scale`` (conf/experiment/, conf/scale/)."""
+    return f"experiment={experiment}" + ("" if scale == "paper" else f" scale={scale}")
 
 
 def fill_commands(spec: TableSpec, row: Row, column: Column, scale: str, cell: pd.DataFrame) -> list[str]:
     """``python -m runners.train`` command lines that would add the missing seeds (and lrs) of a cell."""
     dataset, model, mode = column.runs[scale]
-    args = (f"experiment={experiment_file(row.experiment, scale)} dataset={dataset} model={model} mode={mode} "
-            f"{row.override}")
+    args = (
+        f"{experiment_args(row.experiment, scale)} dataset={dataset} model={model} mode={mode} {row.override}"
+    )
     lrs = LR_GRID if row.grid else (None,)
     out = []
     for lr in lrs:
@@ -209,6 +384,9 @@ def fill_commands(spec: TableSpec, row: Row, column: Column, scale: str, cell: p
         missing = [s for s in SEEDS if s not in have]
         if missing:
             multi = "-m " if len(missing) > 1 else ""
-            out.append(f"python -m runners.train {multi}{args}" + (f" lr={lr}" if lr is not None else "")
-                       + f" seed={','.join(map(str, missing))}")
+            out.append(
+                f"python -m runners.train {multi}{args}"
+                + (f" lr={lr}" if lr is not None else "")
+                + f" seed={','.join(map(str, missing))}"
+            )
     return out

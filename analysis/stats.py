@@ -54,9 +54,14 @@ def compare(a, b, confidence: float = 0.95, n_resamples: int = 2000, seed: int =
     p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
     if np.ptp(np.concatenate([a, b])) == 0:
         return Comparison(diff, p, diff, diff, int(a.size), int(b.size))
-    boot = stats.bootstrap((a, b), lambda x, y, axis=-1: x.mean(axis=axis) - y.mean(axis=axis),
-                           confidence_level=confidence, n_resamples=n_resamples, method="percentile",
-                           rng=np.random.default_rng(seed))
+    boot = stats.bootstrap(
+        (a, b),
+        lambda x, y, axis=-1: x.mean(axis=axis) - y.mean(axis=axis),
+        confidence_level=confidence,
+        n_resamples=n_resamples,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
     ci = boot.confidence_interval
     return Comparison(diff, p, float(ci.low), float(ci.high), int(a.size), int(b.size))
 

@@ -8,8 +8,9 @@ comparison (DOIT's cold-start cycles and transferability pass are inside its mea
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -28,10 +29,14 @@ def load_paper(path: Path = PAPER_CSV) -> pd.DataFrame:
     return df
 
 
+def paper_rows(paper: pd.DataFrame, **where) -> pd.DataFrame:
+    """The transcribed cells whose columns equal ``where`` (e.g. table=, dataset=, model=, method=, metric=)."""
+    return paper[(paper[list(where)] == pd.Series(where)).all(axis=1)]
+
+
 def paper_cell(paper: pd.DataFrame, table: str, column: protocol.Column, method: str, metric: str) -> str:
     dataset, model = column.paper
-    hit = paper[(paper["table"] == table) & (paper["dataset"] == dataset) & (paper["model"] == model)
-                & (paper["method"] == method) & (paper["metric"] == metric)]
+    hit = paper_rows(paper, table=table, dataset=dataset, model=model, method=method, metric=metric)
     if hit.empty:
         return ""
     r = hit.iloc[0]
@@ -41,29 +46,35 @@ def paper_cell(paper: pd.DataFrame, table: str, column: protocol.Column, method:
     return text + (f" + {r['extra']:g}" if not math.isnan(r["extra"]) else "")
 
 
-def fmt(summary: stats.Summary, digits: int = 2) -> str:
+def fmt(summary: stats.Summary, digits: int = 2, diverged: int = 0) -> str:
+    """``mean ± std (n=k)`` over the complete runs, and how many diverged (never part of the mean)."""
     if summary.n == 0:
-        return "—"
+        return f"diverged (n={diverged})" if diverged else "—"
     std = "" if math.isnan(summary.std) else f" ± {summary.std:.{digits}f}"
-    return f"{summary.mean:.{digits}f}{std} (n={summary.n})"
+    return f"{summary.mean:.{digits}f}{std} (n={summary.n})" + (f"; diverged: {diverged}" if diverged else "")
 
 
 @dataclass
 class BuiltTable:
     spec: TableSpec
     scale: str
-    cells: pd.DataFrame        # long form: row, column, metric, ours, paper, lr, n, mean, std
-    wide: pd.DataFrame         # rendered: rows x (column, metric, ours|paper)
-    diffs: pd.DataFrame        # per column: DOIT vs best baseline
-    extras: pd.DataFrame       # per column: best of K defaults, equal compute
+    cells: (
+        pd.DataFrame
+    )  # long form: row, column, metric, ours, paper, lr, n, diverged, mean, std, selected_on
+    wide: pd.DataFrame  # rendered: rows x (column, metric, ours|paper)
+    diffs: pd.DataFrame  # per column: DOIT vs best baseline
+    extras: pd.DataFrame  # per column: best of K defaults, equal compute
     missing: list[str]
     selected_on: set[str]
+    select_on: str = "auto"  # the option asked for (--select-on)
+    matched: set = field(default_factory=set)  # index labels of the runs any cell of the table matched
 
 
-def build(spec: TableSpec, runs: pd.DataFrame, paper: pd.DataFrame, scale: str,
-          select_on: str = "auto") -> BuiltTable:
+def build(
+    spec: TableSpec, runs: pd.DataFrame, paper: pd.DataFrame, scale: str, select_on: str = "auto"
+) -> BuiltTable:
     """Aggregate the runs of one table at one scale."""
-    long, missing, chosen, split_used = [], [], {}, set()
+    long, missing, chosen, split_used, matched = [], [], {}, set(), set()
     for column in spec.columns_at(scale):
         for row in spec.rows:
             cell = protocol.match_rows(runs, spec, row, column, scale)
@@ -71,60 +82,97 @@ def build(spec: TableSpec, runs: pd.DataFrame, paper: pd.DataFrame, scale: str,
             picked, lr, split = protocol.best_lr(cell, select_on)
             if split:
                 split_used.add(split)
-            chosen[(row.key, column.key)] = picked
+            chosen[(row.key, column.key)] = protocol.complete(picked)
+            matched |= set(cell.index)
+            done, diverged = protocol.complete(picked), int((picked["status"] != "complete").sum())
             for metric in spec.metrics:
-                s = stats.summarize(picked[metric.column]) if not picked.empty else stats.summarize([])
-                ours = fmt(s, 1 if metric is protocol.TIME else 2)
-                if metric is protocol.TIME and not picked.empty and picked["transfer_time_s"].notna().any() \
-                        and not row.baseline:
-                    ours += f" + {picked['transfer_time_s'].mean():.1f}"
-                long.append({"row": row.label, "column": column.label(scale), "metric": metric.label,
-                             "ours": ours, "paper": paper_cell(paper, spec.paper_table, column, row.key, metric.paper),
-                             "lr": lr, "n": s.n, "mean": s.mean, "std": s.std})
+                s = stats.summarize(done[metric.column])
+                ours = fmt(s, 1 if metric is protocol.TIME else 2, diverged)
+                if (
+                    metric is protocol.TIME
+                    and not done.empty
+                    and done["transfer_time_s"].notna().any()
+                    and not row.baseline
+                ):
+                    ours += f" + {done['transfer_time_s'].mean():.1f}"
+                long.append(
+                    {
+                        "row": row.label,
+                        "column": column.label(scale),
+                        "metric": metric.label,
+                        "ours": ours,
+                        "paper": paper_cell(paper, spec.paper_table, column, row.key, metric.paper),
+                        "lr": lr,
+                        "n": s.n,
+                        "diverged": diverged,
+                        "mean": s.mean,
+                        "std": s.std,
+                        "selected_on": split or "single lr",
+                    }
+                )
     cells = pd.DataFrame(long)
     wide = pd.DataFrame()
     if not cells.empty:
-        wide = cells.melt(id_vars=["row", "column", "metric"], value_vars=["ours", "paper"], var_name="source")
-        wide = wide.pivot_table(index="row", columns=["column", "metric", "source"], values="value",
-                                aggfunc="first", sort=False)
+        wide = cells.melt(
+            id_vars=["row", "column", "metric"], value_vars=["ours", "paper"], var_name="source"
+        )
+        wide = wide.pivot_table(
+            index="row", columns=["column", "metric", "source"], values="value", aggfunc="first", sort=False
+        )
         wide = wide.reindex([r.label for r in spec.rows])
     diffs, extras = _comparisons(spec, runs, chosen, scale, select_on)
-    return BuiltTable(spec, scale, cells, wide, diffs, extras, missing, split_used)
+    return BuiltTable(spec, scale, cells, wide, diffs, extras, missing, split_used, select_on, matched)
 
 
-def _comparisons(spec: TableSpec, runs: pd.DataFrame, chosen: dict, scale: str,
-                 select_on: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _comparisons(
+    spec: TableSpec, runs: pd.DataFrame, chosen: dict, scale: str, select_on: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     acc = spec.metrics[0].column if spec.metrics[0] is not protocol.TRAIN else "final_test_acc"
     diffs, extras = [], []
     for column in spec.columns_at(scale):
         ours_row = next((r for r in spec.rows if r.key == "doit"), None)
         ours = chosen.get((ours_row.key, column.key)) if ours_row else None
-        baselines = [(r, chosen[(r.key, column.key)]) for r in spec.rows if r.baseline
-                     and not chosen[(r.key, column.key)].empty]
+        baselines = [
+            (r, chosen[(r.key, column.key)])
+            for r in spec.rows
+            if r.baseline and not chosen[(r.key, column.key)].empty
+        ]
         if ours is None or ours.empty or not baselines:
             continue
         best_row, best = max(baselines, key=lambda rb: rb[1][acc].mean())
         c = stats.compare(ours[acc], best[acc])
         conv = stats.summarize(ours["converged_time_s"]), stats.summarize(best["converged_time_s"])
         target = stats.summarize(ours["time_to_target_s"]), stats.summarize(best["time_to_target_s"])
-        diffs.append({"column": column.label(scale), "best baseline": best_row.label,
-                      "DOIT - best (pp)": c.diff, "Welch p": c.p_value, "95% CI low": c.ci_low,
-                      "95% CI high": c.ci_high, "n DOIT": c.n_a, "n base": c.n_b,
-                      "conv. time DOIT (s)": conv[0].mean, "conv. time base (s)": conv[1].mean,
-                      "time to target DOIT (s)": target[0].mean, "time to target base (s)": target[1].mean})
+        diffs.append(
+            {
+                "column": column.label(scale),
+                "best baseline": best_row.label,
+                "DOIT - best (pp)": c.diff,
+                "Welch p": c.p_value,
+                "95% CI low": c.ci_low,
+                "95% CI high": c.ci_high,
+                "n DOIT": c.n_a,
+                "n base": c.n_b,
+                "conv. time DOIT (s)": conv[0].mean,
+                "conv. time base (s)": conv[1].mean,
+                "time to target DOIT (s)": target[0].mean,
+                "time to target base (s)": target[1].mean,
+            }
+        )
         extras.append(_beyond(spec, runs, column, scale, ours, acc, select_on))
     return pd.DataFrame(diffs), pd.DataFrame([e for e in extras if e])
 
 
 def _beyond(spec, runs, column, scale, ours, acc, select_on) -> dict:
-    """Best of K default optimizers, and the expected best of the default runs DOIT's time would buy."""
-    grid_rows = [r for r in spec.rows if r.grid and r.key in protocol.DEFAULT_LRS]
-    if not grid_rows:
-        return {}
+    """Best of K default optimizers (the single lr per optimizer of DOIT's own ``run.space_grid``, Section
+    5.1), and the expected best of the default runs DOIT's time would buy."""
+    grids = ours["space_grid"].dropna()
+    grid = json.loads(grids.iloc[0]) if not grids.empty else {}
+    lrs = {opt: hp["lr"][0] for opt, hp in grid.items() if len(hp.get("lr", ())) == 1}
     defaults = []
-    for row in grid_rows:
-        cell = protocol.match_rows(runs, spec, row, column, scale)
-        cell = cell[(cell["lr"] - protocol.DEFAULT_LRS[row.key]).abs() < 1e-12]
+    for row in (r for r in spec.rows if r.grid and r.key in lrs):
+        cell = protocol.complete(protocol.match_rows(runs, spec, row, column, scale))
+        cell = cell[(cell["lr"] - lrs[row.key]).abs() < 1e-12]
         if not cell.empty:
             defaults.append((row.label, cell))
     if not defaults:
@@ -137,15 +185,22 @@ def _beyond(spec, runs, column, scale, ours, acc, select_on) -> dict:
     means = [c[acc].mean() for _, c in defaults]
     n_cycles = ours["n_cycles"].mean()
     cold = (ours["n_ini"].mean() / n_cycles) if n_cycles and n_cycles > 0 else math.nan
-    return {"column": column.label(scale), "K defaults": len(defaults), "best of K": best_label,
-            "best-of-K acc": best[acc].mean(), "best-of-K cost (s)": sum(c["train_time_s"].mean()
-                                                                      for _, c in defaults),
-            "DOIT acc": ours[acc].mean(), "DOIT cost (s, train+transfer)": doit_cost,
-            "DOIT cold-start share of cycles": min(cold, 1.0) if not math.isnan(cold) else math.nan,
-            "default runs at DOIT's cost": m, "equal-compute E[best of m defaults]": stats.expected_best_of(means, m)}
+    return {
+        "column": column.label(scale),
+        "K defaults": len(defaults),
+        "best of K": best_label,
+        "best-of-K acc": best[acc].mean(),
+        "best-of-K cost (s)": sum(c["train_time_s"].mean() for _, c in defaults),
+        "DOIT acc": ours[acc].mean(),
+        "DOIT cost (s, train+transfer)": doit_cost,
+        "DOIT cold-start share of cycles": min(cold, 1.0) if not math.isnan(cold) else math.nan,
+        "default runs at DOIT's cost": m,
+        "equal-compute E[best of m defaults]": stats.expected_best_of(means, m),
+    }
 
 
 # ---------------------------------------------------------------- rendering
+
 
 def _num(v) -> str:
     if v is None:
@@ -179,27 +234,46 @@ def latex(df: pd.DataFrame, caption: str) -> str:
     return out.style.to_latex(hrules=True, caption=caption.replace("_", r"\_"), multicol_align="c")
 
 
+def selection_note(built: BuiltTable) -> str:
+    """Which protocol produced the table: the split the best lr was picked on, and the option asked for."""
+    split = ", ".join(sorted(built.selected_on)) or "n/a (every row has a single lr)"
+    test = (
+        " (TEST split: optimistic, the paper's protocol; no validation accuracies)"
+        if ("final_test_acc" in built.selected_on)
+        else ""
+    )
+    return f"Best lr of the grid selected on: {split}{test}; --select-on {built.select_on}."
+
+
 def write(built: BuiltTable, out: Path) -> list[Path]:
     """Write ``<id>_<scale>.{md,tex,csv}`` (+ ``_diff.csv``); return the paths."""
     out.mkdir(parents=True, exist_ok=True)
     stem = out / f"{built.spec.id}_{built.scale}"
-    split = ", ".join(sorted(built.selected_on)) or "n/a (single lr)"
-    note = (f"Scale: {built.scale}. Ours: mean ± std over seeds (n). Paper: {built.spec.paper_table} of the "
-            f"paper, cells as transcribed in analysis/paper_numbers.csv. Best lr of the grid selected on: "
-            f"{split}" + (" (TEST split: optimistic, as the paper's protocol implies; no validation split)"
-                          if "final_test_acc" in built.selected_on else "") + ".")
+    protocol_note = selection_note(built)
+    note = (
+        f"Scale: {built.scale}. Ours: mean ± std over the complete seeds (n); diverged runs are counted "
+        f"beside it, never averaged. Paper: {built.spec.paper_table} of the paper, cells as transcribed in "
+        f"analysis/paper_numbers.csv. {protocol_note}"
+    )
     parts = [f"## {built.spec.title}\n", note + "\n", markdown(built.wide)]
     if not built.diffs.empty:
-        parts += ["\n### DOIT vs best baseline (Welch t-test and percentile bootstrap over seeds)\n",
-                  markdown(built.diffs, index=False)]
+        parts += [
+            "\n### DOIT vs best baseline (Welch t-test and percentile bootstrap over seeds)\n",
+            markdown(built.diffs, index=False),
+        ]
     if not built.extras.empty:
-        parts += ["\n### Beyond the paper: best of K default optimizers; equal compute\n",
-                  markdown(built.extras, index=False)]
+        parts += [
+            "\n### Beyond the paper: best of K default optimizers; equal compute\n",
+            markdown(built.extras, index=False),
+        ]
     if built.missing:
-        parts += ["\n### Missing runs (commands that fill them)\n", "```\n" + "\n".join(built.missing) + "\n```\n"]
+        parts += [
+            "\n### Missing runs (commands that fill them)\n",
+            "```\n" + "\n".join(built.missing) + "\n```\n",
+        ]
     paths = [stem.with_suffix(".md"), stem.with_suffix(".tex"), stem.with_suffix(".csv")]
     paths[0].write_text("\n".join(parts))
-    paths[1].write_text(latex(built.wide, f"{built.spec.title} ({built.scale} scale)"))
+    paths[1].write_text(latex(built.wide, f"{built.spec.title} ({built.scale} scale). {protocol_note}"))
     built.cells.to_csv(paths[2], index=False)
     if not built.diffs.empty:
         paths.append(Path(f"{stem}_diff.csv"))

@@ -1,40 +1,105 @@
-"""Every figure renders (PNG and PDF) from small synthetic inputs."""
+"""Every figure renders (PNG and PDF) from result files: the toy runner's files, result.json records."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 
 import pytest
 
 from analysis import figures
+from analysis.__main__ import main
 from analysis.collect import load_results
-from tests.test_analysis_results import fill_table1, make_result
+from runners import toys
+from tests.test_analysis_results import fill_table1, make_result, record_of, write_result
 
 TINY_TOYS = {
-    "fig1": {"functions": ["rosenbrock", "ackley"], "optimizers": {"sgd": [1e-4, 1e-3], "adam": [1e-2, 1e-1]},
-             "runs": 2, "steps": 5, "seed": 0},
+    "fig1": {
+        "functions": ["rosenbrock", "ackley"],
+        "optimizers": {"sgd": [1e-4, 1e-3], "adam": [1e-2, 1e-1]},
+        "runs": 2,
+        "steps": 5,
+        "seed": 0,
+    },
     "fig4": {"functions": ["himmelblau"], "optimizers": {"sgd": 1e-3, "adam": 0.05}, "steps": 5},
-    "fig7a": {"functions": ["three_hump_camel"], "optimizers": {"sgd": 1e-2, "adam": 0.05}, "steps": 12,
-              "doit": {"tau": 3, "n_ini": 2, "seed": 0}},
+    "fig7a": {
+        "functions": ["three_hump_camel"],
+        "optimizers": {"sgd": 1e-2, "adam": 0.05},
+        "steps": 12,
+        "doit": {"tau": 3, "n_ini": 2, "seed": 0},
+    },
 }
+TOY_FILES = [
+    "fig1_toy_paths.pdf",
+    "fig1_toy_paths.png",
+    "fig4_directions.pdf",
+    "fig4_directions.png",
+    "fig7a_interleaved.pdf",
+    "fig7a_interleaved.png",
+]
 
 
 def _files(paths):
     return sorted(p.name for p in paths)
 
 
-def test_toy_settings_files_load():
-    paper, embedded = figures.toy_settings("paper"), figures.toy_settings("embedded")
-    assert paper["fig1"]["runs"] == 200 and embedded["fig1"]["runs"] == 20
-    assert embedded["fig1"]["functions"] == paper["fig1"]["functions"]
-
-
-def test_toy_figures(tmp_path):
+@pytest.fixture(scope="module")
+def toy_dir(tmp_path_factory):
     pytest.importorskip("doit.controller")
-    out = figures.fig_toy_paths(TINY_TOYS, tmp_path) + figures.fig_interleaved(TINY_TOYS, tmp_path)
-    assert _files(out) == ["fig1_toy_paths.pdf", "fig1_toy_paths.png", "fig4_directions.pdf",
-                           "fig4_directions.png", "fig7a_interleaved.pdf", "fig7a_interleaved.png"]
+    out = tmp_path_factory.mktemp("toys")
+    toys.run(TINY_TOYS, out, "embedded")
+    return out
+
+
+def test_toy_figures_from_the_runner_files(toy_dir, tmp_path):
+    loaded, skipped = figures.load_toys(toy_dir)
+    assert skipped == [] and len(loaded) == 4
+    out = figures.fig_toy_paths(loaded, tmp_path) + figures.fig_interleaved(loaded, tmp_path)
+    assert _files(out) == TOY_FILES
     assert all(p.stat().st_size > 1000 for p in out)
+
+
+def test_broken_toy_files_are_listed_and_the_rest_drawn(toy_dir, tmp_path):
+    d = tmp_path / "toys"
+    d.mkdir()
+    for f in toy_dir.glob("*.json"):
+        (d / f.name).write_text(f.read_text())
+    (d / "ackley.json").write_bytes(b"\0\1\2")
+    data = json.loads((d / "rosenbrock.json").read_text())
+    data["figures"]["fig1"]["paths"][0]["points"][1] = ["x", 1]
+    (d / "rosenbrock.json").write_text(json.dumps(data))
+    (d / "himmelblau.json").write_text((d / "himmelblau.json").read_text().replace("0.0", "NaN", 1))
+    data = json.loads((d / "three_hump_camel.json").read_text())
+    (d / "tiny.json").write_text(json.dumps({**data, "contour": {"x": [0], "y": [0], "z": [[0]]}}))
+    os.mkfifo(d / "fifo.json")
+    loaded, skipped = figures.load_toys(d)
+    assert [t["function"] for t in loaded] == ["three_hump_camel"]
+    why = {p.split("/")[-1]: w for p, w in skipped}
+    assert "binary" in why["ackley.json"] and "NaN" in why["himmelblau.json"]
+    assert "could not convert" in why["rosenbrock.json"] and "smaller than 2 x 2" in why["tiny.json"]
+    assert "not a regular file" in why["fifo.json"]
+    assert _files(figures.fig_toy_paths(loaded, tmp_path) + figures.fig_interleaved(loaded, tmp_path)) == [
+        "fig7a_interleaved.pdf",
+        "fig7a_interleaved.png",
+    ]
+    assert figures.load_toys(tmp_path / "none")[1][0][1].startswith(
+        "no toy results (run: python -m runners.toys"
+    )
+
+
+def _fig11_runs(res):
+    """DOIT on two growing spaces; single-optimizer runs matched to them by their effective ``hyper``."""
+    grids = ({"sgd": {"lr": [0.01]}}, {"sgd": {"lr": [0.1, 0.01], "weight_decay": [1e-3]}})
+    for seed, (i, grid) in itertools.product(range(2), enumerate(grids)):
+        kw = {
+            "experiment": "fig11_spaces",
+            "method": "doit",
+            "seed": seed,
+            "space": f"s{i}",
+            "space_grid": grid,
+        }
+        make_result(res, f"grow_{i}_{seed}", **kw)
 
 
 def test_curves_switches_sensitivity_space_growth(tmp_path):
@@ -42,35 +107,124 @@ def test_curves_switches_sensitivity_space_growth(tmp_path):
     fill_table1(res)
     for seed in range(2):
         for method in ("doit", "sgdm"):
-            d = make_result(res, f"case_{method}_{seed}", experiment="fig9_case", method=method, seed=seed,
-                            lr=None if method == "doit" else 0.01)
+            d = make_result(
+                res,
+                f"case_{method}_{seed}",
+                experiment="fig9_case",
+                method=method,
+                seed=seed,
+                lr=0.01,
+            )
             if method == "doit":
-                (d / "switches.csv").write_text("cycle,step,config,phase,score,recovered\n0,0,sgd(lr=0.01),random,0.1,False\n"
-                                                "1,10,sgdm(lr=0.01),gp,0.2,False\n2,20,sgd(lr=0.01),gp,0.1,False\n")
+                (d / "switches.csv").write_text(
+                    "cycle,step,config,phase,score,recovered\n0,0,sgd(lr=0.01),random,0.1,False\n"
+                    "1,10,sgdm(lr=0.01),gp,0.2,False\n2,20,sgd(lr=0.01),gp,0.1,False\n"
+                )
         for exp, key, values in (("fig10_n_ini", "n_ini", (2, 5)), ("fig10_tau", "tau", (5, 10))):
             for v in values:
-                make_result(res, f"{exp}_{v}_{seed}", experiment=exp, method="doit", lr=None, seed=seed,
-                            acc=90 + v / 10, extra_run={key: v})
-        for i, grid in enumerate(({"sgd": {"lr": [0.01]}}, {"sgd": {"lr": [0.1, 0.01]}})):
-            d = make_result(res, f"grow_{i}_{seed}", experiment="fig11_spaces", method="doit", lr=None, seed=seed,
-                            extra_run={"space": f"s{i}"})
-            result = json.loads((d / "result.json").read_text())
-            result["config"]["space"] = {"name": f"s{i}", "grid": grid}
-            (d / "result.json").write_text(json.dumps(result))
+                make_result(
+                    res,
+                    f"{exp}_{v}_{seed}",
+                    experiment=exp,
+                    method="doit",
+                    seed=seed,
+                    acc=90 + v / 10,
+                    **{key: v},
+                )
+    _fig11_runs(res)
     runs = load_results(res).runs
     out = tmp_path / "out"
-    written = (figures.fig_curves(runs, out, "embedded") + figures.fig_switches(runs, out)
-               + figures.fig_sensitivity(runs, out) + figures.fig_space_growth(runs, out))
-    assert _files(written) == sorted(f"{n}.{e}" for n in ("fig8_curves_embedded_digits_cnn", "fig9_switches_embedded",
-                                                            "fig10_sensitivity_embedded", "fig11_space_growth_embedded")
-                                     for e in ("png", "pdf"))
+    written = (
+        figures.fig_curves(runs, out, "embedded")
+        + figures.fig_switches(runs, out)
+        + figures.fig_sensitivity(runs, out)
+        + figures.fig_space_growth(runs, out)
+    )
+    assert _files(written) == sorted(
+        f"{n}.{e}"
+        for n in (
+            "fig8_curves_embedded_digits_cnn",
+            "fig9_switches_embedded",
+            "fig10_sensitivity_embedded",
+            "fig11_space_growth_embedded",
+        )
+        for e in ("png", "pdf")
+    )
 
 
-def test_in_grid():
-    grid = {"sgd": {"lr": [0.1, 0.01], "weight_decay": [1e-3]}, "sgdm": {"lr": [0.01], "momentum": [0.9]}}
-    base = {"momentum": 0.0, "weight_decay": 0.0, "alpha": 0.99}
-    assert figures._in_grid("sgd", {**base, "lr": 0.1, "weight_decay": 1e-3}, grid)
-    assert not figures._in_grid("sgd", {**base, "lr": 0.1}, grid)          # weight decay 0 is not in the grid
-    assert figures._in_grid("sgdm", {**base, "lr": 0.01, "momentum": 0.9}, grid)
-    assert not figures._in_grid("sgdm", {**base, "lr": 0.01, "momentum": 0.9, "alpha": 0.5}, grid)
-    assert not figures._in_grid("adam", {**base, "lr": 0.01}, grid)
+def test_binary_and_garbled_run_files_are_listed_not_fatal(tmp_path):
+    res = tmp_path / "res"
+    fill_table1(res)
+    (res / "sgd_0.1_0" / "metrics.jsonl").write_bytes(b"\x89PNG\r\n\x1a\n\0\xff\xfe")
+    (res / "sgd_0.1_1" / "metrics.jsonl").write_text(
+        '{"epoch": 1, "train_loss": "x", "test_acc": 1}\n5\n{"epoch"'
+    )
+    d = make_result(res, "case", experiment="fig9_case", method="doit", lr=None)
+    (d / "switches.csv").write_bytes(b"\0\0\0")
+    skipped = []
+    runs = load_results(res).runs
+    assert figures.fig_curves(runs, tmp_path, "embedded", skipped)
+    assert figures.fig_switches(runs, tmp_path, skipped) == []
+    why = {"/".join(p.split("/")[-2:]): w for p, w in skipped}
+    assert why["sgd_0.1_0/metrics.jsonl"] == "binary file (NUL bytes)"
+    assert why["sgd_0.1_1/metrics.jsonl"] == "2 unreadable line(s) left out"
+    assert why["case/switches.csv"] == "binary file (NUL bytes)"
+
+
+def test_figures_command_lists_what_it_skipped(toy_dir, tmp_path, capsys):
+    res = tmp_path / "res"
+    fill_table1(res)
+    (res / "sgd_0.1_0" / "metrics.jsonl").write_bytes(b"\0")
+    write_result(res, "diverged", record_of(method="sgd", lr=1.0, acc=None, status="diverged"))
+    assert (
+        main(["figures", "--results", str(res), "--out", str(tmp_path / "out"), "--toys", str(toy_dir)]) == 0
+    )
+    err = capsys.readouterr().err
+    assert "metrics.jsonl: binary file" in err
+    assert {p.name for p in (tmp_path / "out").iterdir()} >= set(TOY_FILES)
+
+
+def test_in_grid_reads_the_effective_hyperparameters():
+    grid = {
+        "sgd": {"lr": [0.1, 0.01], "weight_decay": [1e-3]},
+        "sgdm": {"lr": [0.01], "momentum": [0.9]},
+        "adam": {"lr": [0.001]},
+    }
+    sgd = {"momentum": 0, "dampening": 0, "weight_decay": 0, "nesterov": False}
+    assert figures._in_grid("sgd", {**sgd, "lr": 0.1, "weight_decay": 1e-3}, grid)
+    assert not figures._in_grid("sgd", {**sgd, "lr": 0.1}, grid)  # weight decay 0 is not in the grid
+    assert not figures._in_grid("sgd", {**sgd, "lr": 0.1, "weight_decay": 1e-3, "nesterov": True}, grid)
+    assert figures._in_grid("sgdm", {**sgd, "lr": 0.01, "momentum": 0.9}, grid)
+    assert not figures._in_grid("sgdm", {**sgd, "lr": 0.01, "momentum": 0.5}, grid)
+    adam = {
+        "betas": [0.9, 0.999],
+        "eps": 1e-8,
+        "weight_decay": 0,
+        "amsgrad": False,
+        "decoupled_weight_decay": False,
+    }
+    assert figures._in_grid("adam", {**adam, "lr": 0.001}, grid)
+    assert not figures._in_grid("adam", {**adam, "lr": 0.001, "betas": [0.5, 0.999]}, grid)
+    assert not figures._in_grid("rmsprop", {"lr": 0.01}, grid)
+
+
+def test_space_growth_matches_runs_by_hyper(tmp_path):
+    res = tmp_path / "res"
+    _fig11_runs(res)
+    for lr, wd, acc in ((0.1, 1e-3, 97.0), (0.1, 0.0, 99.0), (0.01, 0.0, 91.0)):
+        make_result(res, f"sgd_{lr}_{wd}", method="sgd", lr=lr, acc=acc, params={"weight_decay": wd})
+    runs = load_results(res).runs
+    drawn = {}
+    real = figures.plt.Axes.plot
+
+    def spy(ax, *args, **kw):
+        if kw.get("label") == "best single optimizer in the space":
+            drawn["best"] = list(args[1])
+        return real(ax, *args, **kw)
+
+    figures.plt.Axes.plot = spy
+    try:
+        figures.fig_space_growth(runs, tmp_path / "out")
+    finally:
+        figures.plt.Axes.plot = real
+    assert drawn["best"] == [91.0, 97.0]  # 99 (weight decay 0) lies in neither space
