@@ -32,18 +32,25 @@ def model_cfg(**kw):
 
 @contextmanager
 def patched_md5(sums):
-    with mock.patch.object(CIFAR10, "train_list", [[f"data_batch_{i}", sums.get(f"data_batch_{i}")] for i in range(1, 6)]), \
-            mock.patch.object(CIFAR10, "test_list", [["test_batch", sums.get("test_batch")]]), \
-            mock.patch.dict(CIFAR10.meta, {"md5": sums.get("batches.meta")}), \
-            mock.patch.object(STL10, "train_list", [[n, sums.get(n)] for n, _ in STL10.train_list]), \
-            mock.patch.object(STL10, "test_list", [[n, sums.get(n)] for n, _ in STL10.test_list]):
+    with (
+        mock.patch.object(
+            CIFAR10, "train_list", [[f"data_batch_{i}", sums.get(f"data_batch_{i}")] for i in range(1, 6)]
+        ),
+        mock.patch.object(CIFAR10, "test_list", [["test_batch", sums.get("test_batch")]]),
+        mock.patch.dict(CIFAR10.meta, {"md5": sums.get("batches.meta")}),
+        mock.patch.object(STL10, "train_list", [[n, sums.get(n)] for n, _ in STL10.train_list]),
+        mock.patch.object(STL10, "test_list", [[n, sums.get(n)] for n, _ in STL10.test_list]),
+    ):
         yield
 
 
-@pytest.mark.parametrize("name,make,n_train,n_test,shape", [
-    ("mnist", fakedata.make_mnist, 200, 100, (1, 28, 28)),
-    ("usps", fakedata.make_usps, 200, 100, (1, 16, 16)),
-])
+@pytest.mark.parametrize(
+    "name,make,n_train,n_test,shape",
+    [
+        ("mnist", fakedata.make_mnist, 200, 100, (1, 28, 28)),
+        ("usps", fakedata.make_usps, 200, 100, (1, 16, 16)),
+    ],
+)
 def test_grey_digits(tmp_path, name, make, n_train, n_test, shape):
     make(tmp_path)
     data = build_data(dataset_cfg(name, tmp_path), model_cfg(), 32, 0, "cpu")
@@ -67,17 +74,21 @@ def test_usps_labels_shift_to_zero(tmp_path):
 
 def test_grey_to_three_channels_and_resize_for_pretrained(tmp_path):
     fakedata.make_mnist(tmp_path, n_train=20, n_test=10)
-    data = build_data(dataset_cfg("mnist", tmp_path), model_cfg(pretrained=True, in_channels=3, image_size=64),
-                      8, 0, "cpu")
+    data = build_data(
+        dataset_cfg("mnist", tmp_path), model_cfg(pretrained=True, in_channels=3, image_size=64), 8, 0, "cpu"
+    )
     x, _ = next(iter(data.train))
     assert x.shape == (8, 3, 64, 64) and data.input_shape == (3, 64, 64)
     assert torch.allclose(x[:, 0] * 0.229 + 0.485, x[:, 1] * 0.224 + 0.456, atol=1e-5)  # grey repeated
 
 
-@pytest.mark.parametrize("name,make,shape", [
-    ("cifar10", fakedata.make_cifar10, (3, 32, 32)),
-    ("stl10", fakedata.make_stl10, (3, 96, 96)),
-])
+@pytest.mark.parametrize(
+    "name,make,shape",
+    [
+        ("cifar10", fakedata.make_cifar10, (3, 32, 32)),
+        ("stl10", fakedata.make_stl10, (3, 96, 96)),
+    ],
+)
 def test_colour_sets_with_md5_check(tmp_path, name, make, shape):
     sums = make(tmp_path)
     with pytest.raises(ConfigError, match="dataset.root"):  # the real sums reject fabricated files
@@ -98,7 +109,7 @@ def test_stl10_reads_column_major_images(tmp_path):
     img = x[0].mean(0)
     cell = 96 // 4
     r, q = divmod(int(y[0]), 4)
-    assert img[r * cell:(r + 1) * cell, q * cell:(q + 1) * cell].mean() > img.mean() + 1.0
+    assert img[r * cell : (r + 1) * cell, q * cell : (q + 1) * cell].mean() > img.mean() + 1.0
 
 
 @pytest.mark.parametrize("name", ["mnist", "usps", "cifar10", "stl10"])
@@ -107,3 +118,56 @@ def test_missing_dataset_is_one_line(tmp_path, name):
         build_data(dataset_cfg(name, tmp_path), model_cfg(), 16, 0, "cpu")
     text = str(err.value)
     assert "\n" not in text and str(tmp_path) in text and "dataset.download=true" in text
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        OSError("[Errno -3] Temporary failure in name resolution"),
+        RuntimeError("File not found or corrupted."),
+    ],
+)
+def test_failed_download_is_one_line_pointing_at_dataset_root(tmp_path, error):
+    """Offline with download=true (the README's headline command): one line on how to point dataset.root at a copy."""
+    import urllib.error
+
+    raised = urllib.error.URLError(error) if isinstance(error, OSError) else error
+    with mock.patch.object(CIFAR10, "download", side_effect=raised), pytest.raises(ConfigError) as err:
+        build_data(dataset_cfg("cifar10", tmp_path, download=True), model_cfg(), 16, 0, "cpu")
+    text = str(err.value)
+    assert "\n" not in text and text.startswith("dataset.root: cifar10 not found")
+    assert str(tmp_path / "cifar-10-batches-py") in text and "dataset.root=/path/to/the/copy" in text
+
+
+def test_headline_vit_cifar10_doit_trains_with_the_data_present(tmp_path, capsys):
+    """`python -m runners.train model=vit dataset=cifar10 method=doit` with a (fabricated) copy of CIFAR10 at
+    dataset.root trains; ViT shrunk (model.tiny=true, 32 px, random weights) so a step is fast."""
+    from runners.train import main
+
+    sums = fakedata.make_cifar10(tmp_path / "data", n_per_batch=16)
+    out = tmp_path / "run"
+    argv = [
+        "model=vit",
+        "dataset=cifar10",
+        "method=doit",
+        f"dataset.root={tmp_path / 'data'}",
+        "dataset.download=false",
+        "model.tiny=true",
+        "model.pretrained=false",
+        "model.image_size=32",
+        "epochs=1",
+        "batch_size=16",
+        "method.tau=2",
+        "method.n_ini=1",
+        "plot=false",
+        "progress=off",
+        f"hydra.run.dir={out}",
+    ]
+    with patched_md5(sums):
+        code = main(argv)
+    assert code == 0, capsys.readouterr().err
+    assert (out / "result.json").is_file()
+    import json
+
+    result = json.loads((out / "result.json").read_text())
+    assert result["status"] == "complete" and result["timing"]["steps"] == 5, result["timing"]

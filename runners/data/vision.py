@@ -8,6 +8,9 @@ ImageNet statistics for pretrained models, else with the training set's per-chan
 
 from __future__ import annotations
 
+import tarfile
+import zipfile
+
 import torch
 import torch.nn.functional as F
 
@@ -43,8 +46,9 @@ class ImageTransform:
 class ImageBatches(TensorBatches):
     """``TensorBatches`` over uint8 images whose batches pass through an ``ImageTransform``."""
 
-    def __init__(self, images, labels, transform: ImageTransform, batch_size: int, shuffle: bool, seed: int,
-                 device):
+    def __init__(
+        self, images, labels, transform: ImageTransform, batch_size: int, shuffle: bool, seed: int, device
+    ):
         super().__init__((images, labels), batch_size, shuffle=shuffle, seed=seed, device=device)
         self.transform = transform
 
@@ -68,27 +72,39 @@ def image_transform(train_images: torch.Tensor, model_cfg) -> ImageTransform:
     return ImageTransform(mean, std, channels, int(size) if size else None)
 
 
-def image_bundle(train, test, num_classes: int, dataset_cfg, model_cfg, batch_size: int, seed: int,
-                 device) -> DataBundle:
+def image_bundle(
+    train, test, num_classes: int, dataset_cfg, model_cfg, batch_size: int, seed: int, device
+) -> DataBundle:
     """A ``DataBundle`` of in-memory ``(uint8 images, int64 labels)`` pairs for train and test."""
     transform = image_transform(train[0], model_cfg)
     eval_bs = int(dataset_cfg.get("eval_batch_size", 512))
     train_b = ImageBatches(*train, transform, batch_size, shuffle=True, seed=seed, device=device)
     test_b = ImageBatches(*test, transform, eval_bs, shuffle=False, seed=seed, device=device)
     shape = tuple(transform(train[0][:1]).shape[1:])
-    return DataBundle(train=train_b, test=test_b, num_classes=num_classes, task="image", input_shape=shape,
-                      metrics=["acc"])
+    return DataBundle(
+        train=train_b, test=test_b, num_classes=num_classes, task="image", input_shape=shape, metrics=["acc"]
+    )
 
 
 def open_torchvision(factory, dataset_cfg, looked: str):
-    """``factory(root, download)`` for train and test, with a missing dataset as one ``ConfigError`` line."""
+    """``factory(root, download)`` for train and test, with a missing dataset as one ``ConfigError`` line.
+
+    A failed download (no network, a proxy page instead of the archive, a truncated archive) ends as
+    one line saying where the files were looked for and how to point ``dataset.root`` at a copy.
+    """
     from pathlib import Path
 
     root = Path(str(dataset_cfg.root)).expanduser()
     download = bool(dataset_cfg.get("download", True))
     try:
         return factory(str(root), True, download), factory(str(root), False, download)
-    except (RuntimeError, OSError) as err:
-        how = ("the download failed (no network?); download it on a machine with internet and copy it there"
-               if download else "set dataset.download=true (needs internet) or copy the files there")
-        raise not_found(dataset_cfg, str(root / looked), f"{how} ({type(err).__name__})") from None
+    except (RuntimeError, OSError, EOFError, tarfile.TarError, zipfile.BadZipFile) as err:
+        if download:
+            how = (
+                f"downloading it failed ({type(err).__name__}: no network?); download it on a machine with "
+                f"internet (this command there, or torchvision) and pass dataset.root=/path/to/the/copy "
+                f"(or set DOIT_DATA=/path/to/the/copy)"
+            )
+        else:
+            how = f"set dataset.download=true (needs internet) or copy the files there ({type(err).__name__})"
+        raise not_found(dataset_cfg, str(root.absolute() / looked), how) from None

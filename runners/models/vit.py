@@ -20,13 +20,26 @@ def build(cfg, data) -> nn.Module:
     try:
         import timm
     except ImportError:
-        raise ConfigError("model=vit needs timm: pip install -e '.[vision]'") from None
+        raise ConfigError("model=vit needs timm (a core dependency): pip install -e .") from None
     size = int(cfg.image_size)
     if cfg.get("tiny", False):
-        return _named(timm.create_model(cfg.arch, pretrained=False, num_classes=data.num_classes, img_size=size,
-                                        patch_size=8, embed_dim=32, depth=1, num_heads=2), None)
-    model = load_or_explain(lambda: timm.create_model(cfg.arch, pretrained=bool(cfg.pretrained), img_size=size),
-                            f"timm {cfg.arch} ImageNet weights")
+        return _named(
+            timm.create_model(
+                cfg.arch,
+                pretrained=False,
+                num_classes=data.num_classes,
+                img_size=size,
+                patch_size=8,
+                embed_dim=32,
+                depth=1,
+                num_heads=2,
+            ),
+            None,
+        )
+    model = load_or_explain(
+        lambda: timm.create_model(cfg.arch, pretrained=bool(cfg.pretrained), img_size=size),
+        f"timm {cfg.arch} ImageNet weights",
+    )
     source = copy.deepcopy(model.get_classifier()).requires_grad_(False) if cfg.pretrained else None
     model.reset_classifier(data.num_classes)
     return _named(model, source)
