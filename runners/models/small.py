@@ -1,4 +1,9 @@
-"""Small models for the embedded digits runs: a two-conv CNN and an MLP (any image input shape)."""
+"""Small models for the embedded digits runs: a two-conv CNN and an MLP (any image input shape).
+
+``pretrained=true``: the same architecture pre-trained on the digits ``source_classes``
+(``runners.models.digits_pretrain``); its classifier becomes the frozen ``source_head`` (for LEEP)
+and a fresh ``fc`` is trained for the task, as the paper's ImageNet models.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,17 @@ from runners.schema import bad
 ARCHS = ("cnn", "mlp")
 
 
-class SmallCNN(nn.Sequential):
+class _Net(nn.Sequential):
+    """The layers in order; a pre-trained model's frozen ``source_head`` (LEEP's input) is not one of them."""
+
+    def forward(self, x):
+        for name, module in self._modules.items():
+            if name != "source_head":
+                x = module(x)
+        return x
+
+
+class SmallCNN(_Net):
     """conv-relu x len(channels), one 2x2 max-pool, then a hidden linear layer and the classifier ``fc``."""
 
     def __init__(self, input_shape, num_classes: int, channels=(16, 32), hidden: int = 64):
@@ -26,7 +41,7 @@ class SmallCNN(nn.Sequential):
         self.head_modules = ["fc"]
 
 
-class SmallMLP(nn.Sequential):
+class SmallMLP(_Net):
     """Flatten, linear-relu per ``hidden`` width, then the classifier ``fc``."""
 
     def __init__(self, input_shape, num_classes: int, hidden=(128, 64)):
@@ -41,13 +56,40 @@ class SmallMLP(nn.Sequential):
         self.lora_targets = [str(i) for i, m in enumerate(layers) if isinstance(m, nn.Linear)]  # mode=lora
 
 
-def build(model_cfg, data) -> nn.Module:
+def _factory(model_cfg, input_shape):
+    """``num_classes -> model`` for ``model_cfg.arch``."""
     arch = model_cfg.get("arch", model_cfg.get("name"))
-    if data.task != "image" or len(data.input_shape) != 3:
-        raise bad("model", f"model={model_cfg.get('name')} needs (C, H, W) images, "
-                  f"got task={data.task} input_shape={tuple(data.input_shape)}")
     if arch == "cnn":
-        return SmallCNN(data.input_shape, data.num_classes, tuple(model_cfg.channels), int(model_cfg.hidden))
+        return lambda k: SmallCNN(input_shape, k, tuple(model_cfg.channels), int(model_cfg.hidden))
     if arch == "mlp":
-        return SmallMLP(data.input_shape, data.num_classes, tuple(model_cfg.hidden))
+        return lambda k: SmallMLP(input_shape, k, tuple(model_cfg.hidden))
     raise bad("model.arch", f"unknown architecture {arch!r}", ARCHS)
+
+
+def build(model_cfg, data) -> nn.Module:
+    if data.task != "image" or len(data.input_shape) != 3:
+        raise bad(
+            "model",
+            f"model={model_cfg.get('name')} needs (C, H, W) images, "
+            f"got task={data.task} input_shape={tuple(data.input_shape)}",
+        )
+    make = _factory(model_cfg, tuple(data.input_shape))
+    if not model_cfg.get("pretrained", False):
+        return make(data.num_classes)
+    if tuple(data.input_shape) != (1, 8, 8):
+        raise bad(
+            "model.pretrained", "the small models are pre-trained on 8x8 digits only; use dataset=digits*"
+        )
+    from runners.models.digits_pretrain import pretrained
+
+    key = {
+        "arch": model_cfg.get("arch"),
+        "channels": list(model_cfg.get("channels") or []),
+        "hidden": model_cfg.get("hidden")
+        if isinstance(model_cfg.get("hidden"), int)
+        else list(model_cfg.hidden),
+    }
+    model = pretrained(make, key, list(model_cfg.source_classes), int(model_cfg.pretrain_epochs), 0.2, 0)
+    model.source_head = model.fc.requires_grad_(False)
+    model.fc = nn.Linear(model.source_head.in_features, data.num_classes)
+    return model
