@@ -5,6 +5,7 @@ REPORT ?= reports
 EXP ?= table1_grid_embedded
 TOYS ?= paper
 LAUNCHER ?= basic
+JOBS ?= 1              # reproduce-embedded: experiment queues side by side (scripts/reproduce_embedded.sh)
 
 .PHONY: install demo test lint bench tables toys figures sweep reproduce-embedded slurm-up slurm-down
 
@@ -38,7 +39,7 @@ sweep:
 	PY=$(PY) scripts/sweep.sh $(EXP) $(LAUNCHER)
 
 reproduce-embedded:
-	RESULTS=$(RESULTS) REPORT=$(REPORT) PY=$(PY) bash scripts/reproduce_embedded.sh
+	RESULTS=$(RESULTS) REPORT=$(REPORT) PY=$(PY) JOBS=$(JOBS) bash scripts/reproduce_embedded.sh
 
 slurm-up:
 	scripts/slurm/start.sh

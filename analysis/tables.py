@@ -8,7 +8,6 @@ comparison (DOIT's cold-start cycles and transferability pass are inside its mea
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ import pandas as pd
 
 from analysis import protocol, stats
 from analysis.protocol import TableSpec
+from doit import optimizers
 
 PAPER_CSV = Path(__file__).with_name("paper_numbers.csv")
 
@@ -87,13 +87,9 @@ def build(
             done, diverged = protocol.complete(picked), int((picked["status"] != "complete").sum())
             for metric in spec.metrics:
                 s = stats.summarize(done[metric.column])
-                ours = fmt(s, 1 if metric is protocol.TIME else 2, diverged)
-                if (
-                    metric is protocol.TIME
-                    and not done.empty
-                    and done["transfer_time_s"].notna().any()
-                    and not row.baseline
-                ):
+                timed = metric.column == "train_time_s"
+                ours = fmt(s, 1 if timed else 3 if metric is protocol.OMEGA else 2, diverged)
+                if timed and not done.empty and done["transfer_time_s"].notna().any() and not row.baseline:
                     ours += f" + {done['transfer_time_s'].mean():.1f}"
                 long.append(
                     {
@@ -163,12 +159,16 @@ def _comparisons(
     return pd.DataFrame(diffs), pd.DataFrame([e for e in extras if e])
 
 
+def default_lrs() -> dict[str, float]:
+    """The registry default lr of each single optimizer of the paper (protocol.SINGLES)."""
+    return {name: float(optimizers.info(name).defaults["lr"]) for name in protocol.SINGLES}
+
+
 def _beyond(spec, runs, column, scale, ours, acc, select_on) -> dict:
-    """Best of K default optimizers (the single lr per optimizer of DOIT's own ``run.space_grid``, Section
-    5.1), and the expected best of the default runs DOIT's time would buy."""
-    grids = ours["space_grid"].dropna()
-    grid = json.loads(grids.iloc[0]) if not grids.empty else {}
-    lrs = {opt: hp["lr"][0] for opt, hp in grid.items() if len(hp.get("lr", ())) == 1}
+    """Best of K default optimizers (each single optimizer's lr-grid run at its registry default lr,
+    ``doit.optimizers.info(name).defaults["lr"]``: what one would run without tuning; DOIT's own space
+    holds 3 lrs per optimizer), and the expected best of the default runs DOIT's time would buy."""
+    lrs = default_lrs()
     defaults = []
     for row in (r for r in spec.rows if r.grid and r.key in lrs):
         cell = protocol.complete(protocol.match_rows(runs, spec, row, column, scale))

@@ -2,7 +2,7 @@
 
     python benchmarks/controller_overhead.py [--quick]
 
-1. ms per cycle at N = 100, 1,000 and 5,000 observations spread over the five paper5 surrogates
+1. ms per cycle at N = 100, 1,000 and 5,000 observations over the five surrogates (one per optimizer type) of paper15
    (each holds a full window from N = 1,000 on), with a ResNet18-sized classifier head (512 x 10) as
    the compressed state: the surrogates' part (one update + the prediction of every candidate,
    hyperparameter refits amortised) and the whole controller (also the score, the snapshot and its

@@ -272,6 +272,12 @@ def check_method(cfg, choices: Mapping) -> None:
         for name in cfg.space.grid:
             if name not in registry.names():
                 raise bad(f"space.grid.{name}", "unknown optimizer", registry.names())
+        if method.hyper:
+            raise bad(
+                "method.hyper",
+                f"method={method.name} takes its candidates' hyperparameters from the space; "
+                "set space.grid.<optimizer>.<key>=[...] instead",
+            )
         with owner("method"):
             DOIT(params, space=plain(cfg.space.grid), **doit_kwargs(cfg, steps_per_epoch=1, omega_t=None))
             transferability_weight(0.5, [0.0], float(method.beta))  # eq. 6 owns beta's range

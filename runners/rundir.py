@@ -219,10 +219,13 @@ def set_aside(out_dir: Path) -> Path | None:
     """``resume=false``: move every artefact of an earlier run into ``out_dir/stale-<n>/`` (n = 1, 2, ...).
 
     Returns the new folder, or None when there was nothing to move. Hydra's own files (``.hydra/``, the
-    job log) stay.
+    job log) stay. A job SLURM requeued (preemption, time limit) keeps its artefacts: it must resume.
     """
     out_dir = Path(out_dir)
     found = _present(out_dir)
+    if int(os.environ.get("SLURM_RESTART_COUNT") or 0) > 0:  # a requeued job resumes its own checkpoint
+        log.info("resume=false ignored: SLURM requeued this job (SLURM_RESTART_COUNT > 0)")
+        return None
     if not found:
         return None
     taken = [int(p.name[6:]) for p in out_dir.glob("stale-*") if p.name[6:].isdigit()]

@@ -47,12 +47,15 @@ class DatasetConfig:
     name: str = MISSING
     loader: str = MISSING  # a key of runners.data.LOADERS
     eval_batch_size: int = 512
+    # validation split carved from the training data: a fraction in (0, 1) (0: none), stratified by
+    # label, seeded by split_seed (not the run seed: every method of a table sees the same split)
+    val_size: float = 0.1
+    split_seed: int = 0  # seeds every split of the dataset (train/test where the loader makes one, val)
 
 
 @dataclass
 class DigitsDataset(DatasetConfig):
     test_size: float = 0.2  # stratified split of scikit-learn's digits
-    split_seed: int = 0
     classes: list[int] | None = None  # a subset of the digits, relabelled 0..k-1 (null: all ten)
 
 
@@ -68,7 +71,6 @@ class ImageFolderDataset(DatasetConfig):
     train_dir: str = "train"
     test_dir: str | None = None  # null: a stratified split of root by test_fraction
     test_fraction: float = 0.2
-    split_seed: int = 0
     label_space: str = "folders"  # folders | imagenet1k
     workers: int = 4
     image_size: int = 224
@@ -138,7 +140,7 @@ class MethodConfig:
     # single, scheduled, hybrid
     optimizer: str | None = None  # a name of doit.optimizers
     lr: float | None = None  # null: the top-level lr, else the registry default
-    hyper: dict[str, Any] | None = None  # other optimizer keywords; null values: registry default
+    hyper: dict[str, Any] = field(default_factory=dict)  # other optimizer keywords; null: registry default
     scheduler: str | None = None  # scheduled: steplr | cosine
     scheduler_kw: dict[str, Any] | None = None
     # DOIT strategies (doit, random, cyclical): the keyword arguments of doit.DOIT

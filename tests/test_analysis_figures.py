@@ -143,7 +143,7 @@ def test_curves_switches_sensitivity_space_growth(tmp_path):
     assert _files(written) == sorted(
         f"{n}.{e}"
         for n in (
-            "fig8_curves_embedded_digits_cnn",
+            "fig8_curves_embedded_digits_transfer_cnn",
             "fig9_switches_embedded",
             "fig10_sensitivity_embedded",
             "fig11_space_growth_embedded",

@@ -20,19 +20,21 @@ from analysis.collect import load_results
 from doit import optimizers
 
 SWITCHING = ("doit", "random", "cyclical")
-GRID5 = {"sgd": {"lr": [0.01]}, "sgdm": {"lr": [0.01]}, "adam": {"lr": [0.001]}}
+LRS = [0.1, 0.01, 0.001]
+# DOIT's space (paper15): every optimizer at the lr grid, so no lr in it is "the" default of an optimizer
+GRID15 = {o: {"lr": LRS} for o in ("sgd", "sgdm", "adagrad", "rmsprop", "adam")}
 
 
 RUN = {
     "experiment": "table1_grid",
     "scale": "embedded",
-    "dataset": "digits",
+    "dataset": "digits_transfer",
     "model": "cnn",
     "mode": "full",
     "seed": 0,
 }
 DOIT_RUN = {
-    "space": "paper5",
+    "space": "paper15",
     "tau": 10,
     "n_ini": 5,
     "n_components": 2,
@@ -56,7 +58,7 @@ def record_of(
     """A ``record.Result`` as the runner builds it: DOIT strategies carry ``run.space_grid``, the others
     ``hyper`` (the effective optimizer settings: registry defaults, then ``params``); ``run``: RunInfo fields."""
     switching = method in SWITCHING
-    doit_run = {**DOIT_RUN, "space_grid": space_grid or GRID5, "schedule": "eq7"} if switching else {}
+    doit_run = {**DOIT_RUN, "space_grid": space_grid or GRID15, "schedule": "eq7"} if switching else {}
     run = record.RunInfo(**{**RUN, **doit_run, **run}, method=method, epochs=3, batch_size=32)
     hyper = None
     if not switching:
@@ -328,11 +330,11 @@ def test_build_table_aggregates_compares_and_lists_missing_runs(tmp_path):
         protocol.TABLES["table1"], load_results(tmp_path).runs, tables.load_paper(), "embedded"
     )
     cells = built.cells.set_index(["row", "column"])
-    sgd = cells.loc[("SGD", "digits/cnn [paper: usps/resnet18]")]
+    sgd = cells.loc[("SGD", "digits_transfer/cnn [paper: usps/resnet18]")]
     assert sgd["lr"] == 0.1 and sgd["n"] == 3
     assert sgd["mean"] == pytest.approx(92.1)
     assert sgd["paper"] == "96.1 ± 0.24"  # the paper's usps/ResNet18 cell beside our digits/CNN column
-    assert cells.loc[("SGDM", "digits/cnn [paper: usps/resnet18]")]["ours"] == "—"
+    assert cells.loc[("SGDM", "digits_transfer/cnn [paper: usps/resnet18]")]["ours"] == "—"
     diff = built.diffs.iloc[0]
     assert diff["best baseline"] == "Adam"
     assert diff["DOIT - best (pp)"] == pytest.approx(95.5 - 93.1)
@@ -343,13 +345,38 @@ def test_build_table_aggregates_compares_and_lists_missing_runs(tmp_path):
         "experiment=table1_grid scale=embedded" in c and "method=sgdm" in c and "lr=0.1" in c
         for c in built.missing
     )
-    assert not any("model=cnn" in c and "method=sgd " in c for c in built.missing)  # complete cell
+    # 5 seeds at the embedded scale: the cnn cell has seeds 0-2 of each lr, the mlp cell none
+    sgd_cnn = [c for c in built.missing if "model=cnn" in c and "method=sgd " in c]
+    assert len(sgd_cnn) == 3 and all(c.endswith(" seed=3,4") for c in sgd_cnn)
     assert any(
-        "model=mlp" in c and "method=sgd " in c and "-m " in c and "seed=0,1,2" in c for c in built.missing
+        "model=mlp" in c and "method=sgd " in c and "-m " in c and c.endswith("seed=0,1,2,3,4")
+        for c in built.missing
     )
     extra = built.extras.iloc[0]
-    assert extra["K defaults"] == 2  # sgd and adam at their default lrs (0.01, 0.001)
-    assert extra["best of K"] == "Adam"
+    # sgd and adam at their registry default lrs (0.01, 0.001), not DOIT's 3-lr grid (GRID15)
+    assert extra["K defaults"] == 2
+    assert extra["best of K"] == "Adam" and extra["best-of-K acc"] == pytest.approx(93.1)
+
+
+def test_best_of_k_defaults_use_the_registry_default_lr(tmp_path):
+    """RMSprop's registry default is 0.01 (PyTorch's): its lr-0.01 runs are the default, not 0.001."""
+    assert tables.default_lrs() == {
+        "sgd": 0.01,
+        "sgdm": 0.01,
+        "adagrad": 0.01,
+        "rmsprop": 0.01,
+        "adam": 0.001,
+    }
+    for lr, seed in itertools.product(LRS, range(3)):
+        make_result(tmp_path, f"rms_{lr}_{seed}", method="rmsprop", lr=lr, seed=seed, acc=80.0 + 10 * lr)
+    for seed in range(3):
+        make_result(tmp_path, f"doit_{seed}", experiment="table1_fixed", method="doit", seed=seed, acc=95.0)
+    built = tables.build(
+        protocol.TABLES["table1"], load_results(tmp_path).runs, tables.load_paper(), "embedded"
+    )
+    extra = built.extras.iloc[0]
+    assert (extra["K defaults"], extra["best of K"]) == (1, "RMSprop")
+    assert extra["best-of-K acc"] == pytest.approx(80.1)  # lr 0.01; the best lr (0.1) would be 81
 
 
 def test_write_renders_markdown_latex_csv(tmp_path):
@@ -387,7 +414,7 @@ def test_cli_tables_never_fails_on_broken_files(tmp_path, capsys):
     index = (tmp_path / "out" / "README.md").read_text()
     assert "table1_embedded.md" in index and "not JSON" in index and "--select-on auto" in index
     assert "24 runs, 3 of them diverged" in index
-    assert "- experiment=- scale=embedded dataset=digits model=cnn method=adam: 1" in index
+    assert "- experiment=- scale=embedded dataset=digits_transfer model=cnn method=adam: 1" in index
     assert "table7_embedded.md" in index
     assert "diverged (n=2)" in (tmp_path / "out" / "table7_embedded.md").read_text()
 
@@ -441,7 +468,7 @@ def test_diverged_runs_never_average_and_never_win_the_lr_pick(tmp_path):
     picked, lr, split = protocol.best_lr(_sgd_cell(runs))
     assert (lr, split, len(picked)) == (0.1, "final_test_acc", 3)
     built = tables.build(protocol.TABLES["table1"], runs, tables.load_paper(), "embedded")
-    sgd = built.cells.set_index(["row", "column"]).loc[("SGD", "digits/cnn [paper: usps/resnet18]")]
+    sgd = built.cells.set_index(["row", "column"]).loc[("SGD", "digits_transfer/cnn [paper: usps/resnet18]")]
     assert sgd["mean"] == pytest.approx(92.1) and sgd["diverged"] == 0
 
 
@@ -462,7 +489,7 @@ def test_a_cell_whose_runs_all_diverged_says_so(tmp_path):
         protocol.TABLES["table1"], load_results(tmp_path).runs, tables.load_paper(), "embedded"
     )
     cells = built.cells.set_index(["row", "column"])
-    col = "digits/cnn [paper: usps/resnet18]"
+    col = "digits_transfer/cnn [paper: usps/resnet18]"
     assert cells.loc[("DOIT (ours)", col)]["ours"] == "diverged (n=3)"
     assert cells.loc[("SGD", col)]["ours"] == "91.00 (n=1); diverged: 1"
     assert built.diffs.empty  # no complete DOIT run: no comparison

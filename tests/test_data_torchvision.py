@@ -56,7 +56,9 @@ def test_grey_digits(tmp_path, name, make, n_train, n_test, shape):
     data = build_data(dataset_cfg(name, tmp_path), model_cfg(), 32, 0, "cpu")
     assert (data.num_classes, data.task, data.input_shape, data.metrics) == (10, "image", shape, ["acc"])
     xs, ys = zip(*data.train.epoch(0), strict=True)
-    assert sum(len(y) for y in ys) == n_train and sum(len(y) for _, y in data.test) == n_test
+    n_val = sum(len(y) for _, y in data.val)  # dataset.val_size (0.1) of the training files
+    assert n_val == n_train // 10 and sum(len(y) for y in ys) == n_train - n_val
+    assert sum(len(y) for _, y in data.test) == n_test
     x = torch.cat(xs)
     assert x.dtype == torch.float32 and abs(float(x.mean())) < 0.05 and abs(float(x.std()) - 1) < 0.05
     assert sorted(torch.cat(ys).unique().tolist()) == list(range(10))

@@ -1,7 +1,12 @@
 """Every experiment config composes at both scales (``scale=paper`` by itself, ``scale=embedded``) and its
-sweep is sane: embedded sweeps keep the paper's methods, ablations and seeds on offline data only."""
+sweep is sane: embedded sweeps keep the paper's methods and ablations on offline data only, with 5 seeds
+(the paper's 3 at paper scale); DOIT searches the paper's 15 candidates; the embedded form of every
+experiment is the pre-trained analogue (digits_transfer, model.pretrained=true), as the paper fine-tunes
+pre-trained models throughout."""
 
 from __future__ import annotations
+
+import itertools
 
 import pytest
 from hydra import compose, initialize_config_dir
@@ -11,7 +16,17 @@ from runners import config
 from runners.schema import CONF_DIR
 
 EXPERIMENTS = config.group_options("experiment")
-OFFLINE_DATASETS = {"digits"}
+OFFLINE_DATASETS = {"digits", "digits_transfer"}
+SEEDS = {"paper": ["0", "1", "2"], "embedded": ["0", "1", "2", "3", "4"]}
+# the paper's space (Section 5.1, Appendix D's "original HP space"): 5 optimizers x lr 0.1, 0.01, 0.001
+PAPER15 = {
+    (opt, tuple(sorted({"lr": lr, **({"momentum": 0.9} if opt == "sgdm" else {})}.items())))
+    for opt in ("sgd", "sgdm", "adagrad", "rmsprop", "adam")
+    for lr in (0.1, 0.01, 0.001)
+}
+# DOIT experiments that search another space on purpose: Figure 11 grows it, Figure 9 restricts it to
+# SGD and SGDM, table7_one_lr is Table 7's "one lr per optimizer" ablation row
+OTHER_SPACE = {"fig11_spaces": None, "fig9_case": "sgd_sgdm", "table7_one_lr": "one_lr"}
 OFFLINE_MODELS = {"cnn", "mlp"}
 GROUPS = ("dataset", "model", "method", "space", "ablation")
 SCALES = ("paper", "embedded")
@@ -43,7 +58,7 @@ def test_composes_and_sweeps_known_options(name, scale):
     assert cfg.hydra.sweep.dir == f"outputs/sweeps/{name}{suffix}"
     assert cfg.epochs == (6 if scale == "embedded" else 100)
     sweep = _sweep(cfg)
-    assert sweep["seed"] == ["0", "1", "2"]
+    assert sweep["seed"] == SEEDS[scale]
     for group in GROUPS:
         for option in sweep.get(group, []):
             assert option in config.group_options(group), f"{name}: {group}={option} does not exist"
@@ -65,10 +80,75 @@ def test_embedded_uses_offline_data_and_keeps_methods_ablations_and_seeds(name):
     assert set(embedded.get("model", [cfg.model.name])) <= OFFLINE_MODELS
     assert cfg.dataset.name in OFFLINE_DATASETS and cfg.model.name in OFFLINE_MODELS
     assert cfg.method.tau == 10 and not cfg.plot and cfg.progress == "off"
-    for key in set(paper) - {"dataset", "model", "method.n_ini", "method.tau", "method.n_components"}:
+    for key in set(paper) - {"dataset", "model", "seed", "method.n_ini", "method.tau", "method.n_components"}:
         assert embedded[key] == paper[key], f"{name}: embedded sweeps {key} differently"
 
 
 def test_embedded_cold_start_follows_the_experiment():
     assert _compose("table1_fixed", "embedded").method.n_ini == 5  # paper: 50
     assert _compose("table7_strategies", "embedded").method.n_ini == 2  # paper: 20
+
+
+def _candidates(grid) -> set:
+    grid = OmegaConf.to_container(grid, resolve=True)
+    return {
+        (opt, tuple(sorted(zip(hp, point, strict=True))))
+        for opt, hp in grid.items()
+        for point in itertools.product(*hp.values())
+    }
+
+
+def test_paper15_is_the_papers_space_and_one_lr_the_default_lrs():
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        default = compose("train")
+        one_lr = compose("train", overrides=["space=one_lr"])
+    assert default.space.name == "paper15" and _candidates(default.space.grid) == PAPER15
+    lrs = {opt: dict(point)["lr"] for opt, point in _candidates(one_lr.space.grid)}
+    assert lrs == {"sgd": 0.01, "sgdm": 0.01, "adagrad": 0.01, "rmsprop": 0.001, "adam": 0.001}
+
+
+@pytest.mark.parametrize("scale", SCALES)
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_every_doit_experiment_searches_the_15_paper_candidates(name, scale):
+    cfg = _compose(name, scale)
+    sweep = _sweep(cfg)
+    if "doit" not in sweep.get("method", [cfg.method.name]):
+        return  # no DOIT run in this sweep
+    if name in OTHER_SPACE:
+        if OTHER_SPACE[name]:
+            assert cfg.space.name == OTHER_SPACE[name]
+        else:
+            assert "paper15" in sweep["space"]
+        return
+    assert "space" not in sweep and cfg.space.name == "paper15", name
+    doit = _compose(name, scale, ["method=doit"]) if cfg.method.name != "doit" else cfg
+    assert _candidates(doit.space.grid) == PAPER15, name
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_embedded_form_is_the_pretrained_analogue_for_every_run(name):
+    """The paper fine-tunes pre-trained models in every table and figure (section 5.1: "4 ImageNet
+    pre-trained models"): every embedded run, DOIT and baselines alike, fine-tunes the digits 0-4 model."""
+    cfg = _compose(name, "embedded")
+    sweep = _sweep(cfg)
+    assert sweep["dataset"] == ["digits_transfer"], name
+    for method in sweep.get("method", [cfg.method.name]):
+        point = _compose(
+            name,
+            "embedded",
+            [f"{k}={v[0]}" for k, v in sweep.items() if k != "method"] + [f"method={method}"],
+        )
+        assert point.dataset.name == "digits_transfer" and point.model.pretrained is True, (name, method)
+
+
+def test_peft_tables_stop_at_convergence():
+    for name in (
+        "table2_cv_grid",
+        "table2_cv_fixed",
+        "table2_nlp_grid",
+        "table2_nlp_fixed",
+        "table6_grid",
+        "table6_fixed",
+    ):
+        for scale in SCALES:
+            assert _compose(name, scale).convergence.stop is True, (name, scale)

@@ -247,6 +247,11 @@ def test_finished_result_refuses_another_config(run_dir):
 
 
 # ------------------------------------------------------------------------ set aside, remove stale
+def test_set_aside_spares_a_requeued_slurm_job(run_dir, monkeypatch):
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
+    assert rundir.set_aside(run_dir) is None and (run_dir / "checkpoint.pt").exists()
+
+
 def test_set_aside_moves_every_artefact(run_dir):
     (run_dir / ".result.json.ab.tmp").write_text("partial")
     first = rundir.set_aside(run_dir)

@@ -13,6 +13,12 @@ Batches: ``DataBundle.train`` / ``test`` / ``val`` implement ``Batches``: ``len(
 only on (seed, e) (so a resumed run skips exactly the consumed batches), and plain iteration gives the
 unshuffled order (evaluation). A batch is ``(x, y)`` for images or a dict of tensors with a ``labels``
 key for text. ``TensorBatches`` keeps whole tensors in (device) memory: no DataLoader workers.
+
+Validation: every loader carves ``DataBundle.val`` out of its training data with ``val_split``
+(``dataset.val_size``, a fraction of the training data, 0: none), stratified by label and seeded by
+``dataset.split_seed`` (never the run seed: every method and seed of a table sees the same split).
+The test set is never touched. Model selection reads ``val_*``; DOIT and transferability see only
+``train``.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import numpy as np
 import torch
 
 from runners.schema import bad
@@ -32,6 +39,8 @@ LOADERS = {
 }
 # split fractions that must lie strictly between 0 and 1
 _FRACTIONS = ("test_size", "test_fraction")
+# the validation fraction when a config has no ``val_size`` (the schema's default, runners/schema.py)
+DEFAULT_VAL_SIZE = 0.1
 
 
 class Batches(Protocol):
@@ -102,6 +111,33 @@ class TensorBatches:
             yield self._batch((b * self.batch_size, min((b + 1) * self.batch_size, self.n)))
 
 
+def val_split(dataset_cfg, labels) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(train indices, validation indices)`` (sorted) of a training set with ``labels``, or None.
+
+    None when ``dataset.val_size`` is 0. The validation part is ``dataset.val_size`` of the training
+    data, stratified by label, seeded by ``dataset.split_seed`` only. A set too small to stratify
+    (fewer validation examples than classes, or a class with one example: only fabricated test data)
+    gets the same-sized seeded split without stratification.
+    """
+    from sklearn.model_selection import train_test_split
+
+    size = dataset_cfg.get("val_size", DEFAULT_VAL_SIZE)
+    if not size:
+        return None
+    labels = np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels)
+    index, seed = np.arange(len(labels)), int(dataset_cfg.get("split_seed", 0))
+    try:
+        train, val = train_test_split(index, test_size=float(size), stratify=labels, random_state=seed)
+    except ValueError:
+        try:
+            train, val = train_test_split(index, test_size=float(size), random_state=seed)
+        except ValueError:
+            raise bad(
+                "dataset.val_size", f"{size} of {len(labels)} training examples leaves an empty split"
+            ) from None
+    return np.sort(train), np.sort(val)
+
+
 def _loader(name) -> str:
     module = LOADERS.get(str(name).removeprefix("runners.data."))
     if module is None:
@@ -118,6 +154,12 @@ def check_dataset(dataset_cfg) -> None:
         value = dataset_cfg.get(key)
         if value is not None and not 0 < value < 1:
             raise bad(f"dataset.{key}", f"must lie strictly between 0 and 1, got {value!r}")
+    val_size = dataset_cfg.get("val_size")
+    if val_size is not None and not (val_size == 0 or 0 < val_size < 1):
+        raise bad(
+            "dataset.val_size",
+            f"must be 0 (no validation split) or lie strictly between 0 and 1, got {val_size!r}",
+        )
     for key in ("eval_batch_size", "max_length"):
         if dataset_cfg.get(key) is not None and dataset_cfg[key] < 1:
             raise bad(f"dataset.{key}", f"must be >= 1, got {dataset_cfg[key]!r}")

@@ -3,7 +3,9 @@
 Source: a local copy in the original GLUE layout (``dataset.root/<TASK>/train.tsv`` and ``dev.tsv``,
 as GLUE's download script writes them) when present, else HuggingFace ``datasets``
 (``nyu-mll/glue``, cached under ``dataset.root``) when ``dataset.download`` is true. GLUE's test
-labels are hidden, so the validation split is the test set. Pairs are tokenised once with the
+labels are hidden, so GLUE's validation split is the test set; the runner's validation split
+(``dataset.val_size``) is carved from GLUE's training split, stratified, seeded by
+``dataset.split_seed``. Pairs are tokenised once with the
 model's tokenizer (padded to the longest pair, at most ``dataset.max_length`` tokens) and kept as
 tensors on the device.
 """
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from runners.data import DataBundle, TensorBatches
+from runners.data import DataBundle, TensorBatches, val_split
 from runners.schema import ConfigError
 
 # task -> (first sentence, second sentence, label) columns of the original TSV files, and of HF datasets.
@@ -115,9 +117,16 @@ def build(dataset_cfg, model_cfg, batch_size: int, seed: int, device) -> DataBun
     train, test = tensors(*pairs["train"]), tensors(*pairs["test"])
     num_classes = max(int(train["labels"].max()), int(test["labels"].max())) + 1
     eval_bs = int(dataset_cfg.get("eval_batch_size", 256))
+    val = None
+    carved = val_split(dataset_cfg, train["labels"])
+    if carved is not None:
+        tr, va = (torch.from_numpy(i) for i in carved)
+        val = TensorBatches({k: v[va] for k, v in train.items()}, eval_bs, shuffle=False, device=device)
+        train = {k: v[tr] for k, v in train.items()}
     return DataBundle(
         train=TensorBatches(train, batch_size, shuffle=True, seed=seed, device=device),
         test=TensorBatches(test, eval_bs, shuffle=False, device=device),
+        val=val,
         num_classes=max(num_classes, 2),
         task="text",
         input_shape=(train["input_ids"].shape[1],),

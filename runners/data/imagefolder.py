@@ -6,6 +6,8 @@ indices). ImageNet-A: one tree ``dataset.root/<wnid>/*.jpg`` of 200 classes, spl
 test by a stratified, seeded ``dataset.test_fraction``; with ``dataset.label_space: imagenet1k`` its
 200 classes are mapped onto their 1,000-class ImageNet indices (the official list below) and the
 model gets a 1,000-way head, so top-1/3/5 accuracy are those of Table 5.
+Validation: ``dataset.val_size`` of the training part (ImageNet's train folder; ImageNet-A's 80%
+after the unchanged train/test split), stratified, seeded by ``dataset.split_seed``; indices only.
 Images: resize to ``image_size * 256 / 224``, centre crop ``image_size``, ImageNet normalisation.
 """
 
@@ -19,7 +21,7 @@ from torch.utils.data import DataLoader, Subset
 from torchvision import transforms
 from torchvision.datasets import ImageFolder
 
-from runners.data import DataBundle, shuffle_generator
+from runners.data import DataBundle, shuffle_generator, val_split
 from runners.data.vision import IMAGENET_MEAN, IMAGENET_STD, not_found
 from runners.schema import ConfigError
 
@@ -285,12 +287,13 @@ def build(dataset_cfg, model_cfg, batch_size: int, seed: int, device) -> DataBun
     root = Path(str(dataset_cfg.root)).expanduser()
     space = dataset_cfg.get("label_space", "folders")
     if dataset_cfg.get("test_dir"):
-        train, test = (_folder(dataset_cfg, root / dataset_cfg[k], tf) for k in ("train_dir", "test_dir"))
-        if train.classes != test.classes:
+        full, test = (_folder(dataset_cfg, root / dataset_cfg[k], tf) for k in ("train_dir", "test_dir"))
+        if full.classes != test.classes:
             raise ConfigError(
                 f"dataset.test_dir: its class folders differ from those of {root / dataset_cfg.train_dir}"
             )
-        num_classes = len(train.classes)
+        num_classes = len(full.classes)
+        idx_train = list(range(len(full)))
     else:
         full = _folder(dataset_cfg, root, tf)
         if space == "imagenet1k":
@@ -309,13 +312,20 @@ def build(dataset_cfg, model_cfg, batch_size: int, seed: int, device) -> DataBun
             stratify=full.targets,
             random_state=int(dataset_cfg.get("split_seed", 0)),
         )
-        train, test = Subset(full, idx_train), Subset(full, idx_test)
+        test = Subset(full, idx_test)
+    val = None
+    carved = val_split(dataset_cfg, [full.targets[i] for i in idx_train])
+    if carved is not None:
+        val = Subset(full, [idx_train[i] for i in carved[1]])
+        idx_train = [idx_train[i] for i in carved[0]]
+    train = Subset(full, idx_train)
     workers = int(dataset_cfg.get("workers", 4))
     eval_bs = int(dataset_cfg.get("eval_batch_size", 256))
     metrics = ["acc1", "acc3", "acc5"] if num_classes > 5 else ["acc"]
     return DataBundle(
         train=LoaderBatches(train, batch_size, True, seed, device, workers),
         test=LoaderBatches(test, eval_bs, False, seed, device, workers),
+        val=None if val is None else LoaderBatches(val, eval_bs, False, seed, device, workers),
         num_classes=num_classes,
         task="image",
         input_shape=(3, size, size),

@@ -4,6 +4,8 @@ Small datasets stay as uint8 tensors on the device; each batch is converted ther
 [0, 1], grey to 3 channels when the model wants 3 (``model.in_channels``), resized to
 ``model.image_size`` (ImageNet-pretrained models; null keeps the native size), then normalised with
 ImageNet statistics for pretrained models, else with the training set's per-channel statistics.
+``image_bundle`` carves the validation split out of the training pair first (``runners.data.val_split``;
+the statistics are those of what remains for training).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import zipfile
 import torch
 import torch.nn.functional as F
 
-from runners.data import DataBundle, TensorBatches
+from runners.data import DataBundle, TensorBatches, val_split
 from runners.schema import ConfigError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -75,14 +77,31 @@ def image_transform(train_images: torch.Tensor, model_cfg) -> ImageTransform:
 def image_bundle(
     train, test, num_classes: int, dataset_cfg, model_cfg, batch_size: int, seed: int, device
 ) -> DataBundle:
-    """A ``DataBundle`` of in-memory ``(uint8 images, int64 labels)`` pairs for train and test."""
+    """A ``DataBundle`` of in-memory ``(uint8 images, int64 labels)`` pairs for train and test (and val
+    carved from train)."""
+    val = None
+    carved = val_split(dataset_cfg, train[1])
+    if carved is not None:
+        tr, va = (torch.from_numpy(i) for i in carved)
+        val, train = (train[0][va], train[1][va]), (train[0][tr], train[1][tr])
     transform = image_transform(train[0], model_cfg)
     eval_bs = int(dataset_cfg.get("eval_batch_size", 512))
     train_b = ImageBatches(*train, transform, batch_size, shuffle=True, seed=seed, device=device)
     test_b = ImageBatches(*test, transform, eval_bs, shuffle=False, seed=seed, device=device)
+    val_b = (
+        None
+        if val is None
+        else ImageBatches(*val, transform, eval_bs, shuffle=False, seed=seed, device=device)
+    )
     shape = tuple(transform(train[0][:1]).shape[1:])
     return DataBundle(
-        train=train_b, test=test_b, num_classes=num_classes, task="image", input_shape=shape, metrics=["acc"]
+        train=train_b,
+        test=test_b,
+        num_classes=num_classes,
+        task="image",
+        input_shape=shape,
+        metrics=["acc"],
+        val=val_b,
     )
 
 
