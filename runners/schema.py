@@ -35,6 +35,14 @@ def bad(key: str, message: str, valid: Iterable | None = None) -> ConfigError:
     return ConfigError(text)
 
 
+def registered(key: str, name, registry: dict[str, str]) -> str:
+    """The module ``registry`` names for ``name`` (``runners.<package>.<name>`` accepted too), else one line."""
+    module = registry.get(str(name).rpartition(".")[2] if str(name).startswith("runners.") else str(name))
+    if module is None or (str(name).startswith("runners.") and module != str(name)):
+        raise bad(key, f"unknown {key.rpartition('.')[2]} {name!r}", registry)
+    return module
+
+
 MethodKind = enum.StrEnum("MethodKind", {v: v for v in ("doit", "single", "scheduled", "hybrid")})
 Mode = enum.StrEnum("Mode", {v: v for v in ("full", "head", "lora")})
 Progress = enum.StrEnum("Progress", {v: v for v in ("auto", "bar", "log", "off")})

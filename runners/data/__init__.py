@@ -30,7 +30,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from runners.schema import bad
+from runners.schema import bad, registered
 
 # loader name -> module (``loader: runners.data.<name>`` is accepted for the same modules)
 LOADERS = {
@@ -138,18 +138,11 @@ def val_split(dataset_cfg, labels) -> tuple[np.ndarray, np.ndarray] | None:
     return np.sort(train), np.sort(val)
 
 
-def _loader(name) -> str:
-    module = LOADERS.get(str(name).removeprefix("runners.data."))
-    if module is None:
-        raise bad("dataset.loader", f"unknown loader {name!r}", LOADERS)
-    return module
-
-
 def check_dataset(dataset_cfg) -> None:
     """The dataset keys' ranges and paths, before anything is loaded (``ConfigError`` naming the key)."""
     from pathlib import Path
 
-    _loader(dataset_cfg.loader)
+    registered("dataset.loader", dataset_cfg.loader, LOADERS)
     for key in _FRACTIONS:
         value = dataset_cfg.get(key)
         if value is not None and not 0 < value < 1:
@@ -182,6 +175,6 @@ def build_data(dataset_cfg, model_cfg, batch_size: int, seed: int, device) -> Da
     """The ``build`` of the module ``LOADERS[dataset_cfg.loader]``."""
     import importlib
 
-    return importlib.import_module(_loader(dataset_cfg.loader)).build(
+    return importlib.import_module(registered("dataset.loader", dataset_cfg.loader, LOADERS)).build(
         dataset_cfg, model_cfg, batch_size, seed, device
     )

@@ -16,7 +16,7 @@ import importlib
 
 from torch import nn
 
-from runners.schema import bad
+from runners.schema import bad, registered
 
 # builder name -> module (``builder: runners.models.<name>`` is accepted for the same modules)
 BUILDERS = {name: f"runners.models.{name}" for name in ("small", "torchvision_cnn", "vit", "text")}
@@ -24,16 +24,9 @@ BUILDERS = {name: f"runners.models.{name}" for name in ("small", "torchvision_cn
 _SIZES = ("channels", "hidden", "in_channels", "image_size")
 
 
-def _builder(name) -> str:
-    module = BUILDERS.get(str(name).removeprefix("runners.models."))
-    if module is None:
-        raise bad("model.builder", f"unknown builder {name!r}", BUILDERS)
-    return module
-
-
 def check_model(model_cfg) -> None:
     """The builder is known and every layer size is >= 1 (``ConfigError`` naming the key)."""
-    _builder(model_cfg.builder)
+    registered("model.builder", model_cfg.builder, BUILDERS)
     for key in _SIZES:
         value = model_cfg.get(key)
         sizes = [] if value is None else list(value) if not isinstance(value, int | float | str) else [value]
@@ -50,4 +43,6 @@ def check_model(model_cfg) -> None:
 
 def build_model(model_cfg, data) -> nn.Module:
     """The ``build`` of the module ``BUILDERS[model_cfg.builder]``."""
-    return importlib.import_module(_builder(model_cfg.builder)).build(model_cfg, data)
+    return importlib.import_module(registered("model.builder", model_cfg.builder, BUILDERS)).build(
+        model_cfg, data
+    )
