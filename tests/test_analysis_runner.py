@@ -62,3 +62,13 @@ def test_tables_and_figures_commands_on_runner_output(results, tmp_path):
     assert main(["tables", "--results", str(results), "--out", str(tmp_path / "tables"), "--all"]) == 0
     assert "1 of them diverged" in (tmp_path / "tables" / "README.md").read_text()
     assert main(["figures", "--results", str(results), "--out", str(tmp_path / "figures")]) == 0
+
+
+def test_figure_11_matches_a_runner_written_run_to_its_grid_point(results):
+    from analysis.figures import _in_grid
+
+    sgdm = load_results(results).runs.set_index("method").loc["sgdm"]
+    hyper = {"lr": sgdm["lr"], **json.loads(sgdm["params"])}
+    assert _in_grid("sgdm", hyper, {"sgdm": {"lr": [0.1, 0.05], "momentum": [0.9]}})
+    assert not _in_grid("sgdm", hyper, {"sgdm": {"lr": [0.1, 0.01], "momentum": [0.9]}})  # lr 0.05 not in it
+    assert not _in_grid("sgdm", hyper, {"sgdm": {"lr": [0.05], "momentum": [0.5]}})
