@@ -325,9 +325,11 @@ def check_run_dir(path: str) -> None:
     for parent in (out, *out.parents):
         if parent.exists():
             if not parent.is_dir():
-                raise bad("hydra.run.dir", f"{out} is inside {parent}, which is a file, not a directory")
+                where = f"{out} is" if parent == out else f"{out} is inside {parent}, which is"
+                raise bad("hydra.run.dir", f"{where} a file, not a directory")
             if not os.access(parent, os.W_OK | os.X_OK):
-                raise bad("hydra.run.dir", f"{parent} is not writable; choose a writable hydra.run.dir")
+                where = f"{out} is" if parent == out else f"{out} is under {parent}, which is"
+                raise bad("hydra.run.dir", f"{where} not writable; choose a writable hydra.run.dir")
             return
 
 

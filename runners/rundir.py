@@ -58,14 +58,11 @@ def _is_tmp(name: str) -> bool:
 
 def prepare(out_dir: Path | str) -> None:
     """Create ``out_dir`` and delete partial temporary files; refuse an unusable dir with one line."""
-    if out_dir is None or not str(out_dir).strip():
-        raise _error("is empty; give a directory, e.g. hydra.run.dir=outputs/runs/my-run")
+    from runners.config import check_run_dir  # the same checks the preflight runs before Hydra starts
+
+    check_run_dir("" if out_dir is None else str(out_dir))
     out_dir = Path(out_dir)
     try:
-        for parent in (out_dir, *out_dir.parents):
-            if parent.exists() and not parent.is_dir():
-                where = f"{out_dir} is" if parent == out_dir else f"{out_dir} is inside {parent}, which is"
-                raise _error(f"{where} a file, not a directory; choose another {KEY}")
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise _error(f"cannot create {out_dir} ({err.strerror or err}); choose a writable {KEY}") from None
