@@ -5,9 +5,9 @@ REPORT ?= reports
 EXP ?= table1_grid_embedded
 TOYS ?= paper
 LAUNCHER ?= basic
-JOBS ?= 1              # reproduce-embedded: experiment queues side by side (scripts/reproduce_embedded.sh)
+JOBS ?= 2              # reproduce-*: experiment queues side by side (scripts/reproduce.sh)
 
-.PHONY: install demo test lint bench tables toys figures sweep reproduce-embedded slurm-up slurm-down
+.PHONY: install demo test lint bench tables toys figures sweep reproduce-embedded reproduce-mnist slurm-up slurm-down
 
 install:
 	$(PY) -m pip install -e ".[dev]"
@@ -39,7 +39,10 @@ sweep:
 	PY=$(PY) scripts/sweep.sh $(EXP) $(LAUNCHER)
 
 reproduce-embedded:
-	RESULTS=$(RESULTS) REPORT=$(REPORT) PY=$(PY) JOBS=$(JOBS) bash scripts/reproduce_embedded.sh
+	RESULTS=$(RESULTS) REPORT=$(REPORT) PY=$(PY) JOBS=$(JOBS) bash scripts/reproduce.sh embedded
+
+reproduce-mnist:
+	RESULTS=$(RESULTS) REPORT=$(REPORT) PY=$(PY) JOBS=$(JOBS) bash scripts/reproduce.sh mnist
 
 slurm-up:
 	scripts/slurm/start.sh

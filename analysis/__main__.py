@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis import protocol
 from analysis.collect import load_results
 
 
@@ -44,7 +45,7 @@ def cmd_tables(args) -> int:
         "has one, else on the final test accuracy); each table states the split it used.\n",
     ]
     n_missing, matched = 0, set()
-    scales = args.scale or ["paper", "embedded"]
+    scales = args.scale or list(protocol.SEEDS)
     for spec in TABLES.values():
         for scale in scales:
             built = tables.build(spec, col.runs, paper, scale, args.select_on)
@@ -105,8 +106,8 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument(
                 "--scale",
                 action="append",
-                choices=["paper", "embedded"],
-                help="only this scale (repeatable; default both)",
+                choices=list(protocol.SEEDS),
+                help="only this scale (repeatable; default every scale)",
             )
             p.add_argument("--all", action="store_true", help="also write tables that have no runs at all")
     args = parser.parse_args(argv)

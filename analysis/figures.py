@@ -2,7 +2,8 @@
 
 Figures 1, 4, 7(a): optimizer paths on the toy functions, from the files of ``python -m runners.toys``
 (``<results>/toys/<function>.json``). Figure 8: loss/accuracy curves (``metrics.jsonl``); Figure 9:
-switch timeline (``switches.csv``); Figure 10: sensitivity sweeps; Figure 11: search-space growth.
+switch timeline (``switches.csv``; also Table 1's DOIT runs at every scale: timeline and share of cycles per
+candidate); Figure 10: sensitivity sweeps; Figure 11: search-space growth.
 A file that cannot be used is listed in ``skipped`` with the reason; diverged runs are never drawn
 as points of a mean, and each figure says how many it left out.
 """
@@ -338,6 +339,61 @@ def fig_switches(runs: pd.DataFrame, out: Path, skipped: list | None = None) -> 
     return written
 
 
+def fig_doit_switching(runs: pd.DataFrame, out: Path, skipped: list | None = None) -> list[Path]:
+    """Table 1's DOIT runs per scale: the candidate active in each cycle along the steps (one strip per
+    seed, Figure 9's timeline) and each candidate's share of cycles (mean over seeds, whiskers min-max):
+    whether DOIT locks onto one candidate or keeps switching."""
+    written = []
+    ours = protocol.complete(runs[(runs["experiment"] == "table1_fixed") & (runs["method"] == "doit")])
+    for (scale, dataset, model), group in ours.groupby(["scale", "dataset", "model"]):
+        group = group.sort_values("seed")
+        timelines = []
+        for _, run in group.iterrows():
+            sw = read_table(Path(run["path"]) / "switches.csv", skipped, "csv")
+            if {"step", "config"} <= set(sw.columns) and not sw.empty:
+                timelines.append((run, sw.assign(step=pd.to_numeric(sw["step"], errors="coerce"))))
+        shares = pd.DataFrame([json.loads(v) for v in group["share"] if isinstance(v, str)])
+        if not timelines or shares.empty:
+            continue
+        configs = list(shares.columns)
+        cmap = plt.get_cmap("tab20")
+        fig, (a1, a2) = plt.subplots(
+            2, 1, figsize=(10, 3 + 0.4 * len(timelines) + 2.5), height_ratios=(1, 1.2)
+        )
+        for row, (run, sw) in enumerate(timelines):
+            steps = sw["step"].to_numpy(dtype=float)
+            ends = np.append(steps[1:], steps[-1] + (np.median(np.diff(steps)) if len(steps) > 1 else 1))
+            for start, end, config in zip(steps, ends, sw["config"].astype(str), strict=True):
+                i = configs.index(config) if config in configs else len(configs)
+                a1.broken_barh([(start, end - start)], (row - 0.4, 0.8), color=cmap(i % 20))
+            a1.text(ends[-1], row, f" {run['final_test_acc']:.1f}%", va="center", fontsize=7)
+        a1.set(
+            yticks=range(len(timelines)),
+            yticklabels=[f"seed {r['seed']}" for r, _ in timelines],
+            xlabel="step",
+            title=f"DOIT's active candidate per cycle, {dataset}/{model} ({scale}; final test accuracy right)",
+        )
+        mean = shares.mean()
+        order = mean.sort_values(ascending=False).index
+        x = np.arange(len(order))
+        a2.bar(x, 100 * mean[order], color=[cmap(configs.index(c) % 20) for c in order])
+        low, high = 100 * shares[order].min(), 100 * shares[order].max()
+        a2.errorbar(
+            x,
+            100 * mean[order],
+            yerr=[100 * mean[order] - low, high - 100 * mean[order]],
+            fmt="none",
+            color="k",
+        )
+        a2.set_xticks(x, order, rotation=45, ha="right", fontsize=7)
+        a2.set(
+            ylabel="share of cycles (%)",
+            title=f"share of cycles over {len(shares)} seeds (whiskers: min-max)",
+        )
+        written += _save(fig, out, f"doit_switching_{scale}_{dataset}_{model}")
+    return written
+
+
 SENSITIVITY = (
     ("fig10_initial", "initial", "(a) initial selection"),
     ("fig10_n_ini", "n_ini", "(b) n_ini"),
@@ -464,7 +520,8 @@ def make_all(
     out.mkdir(parents=True, exist_ok=True)
     toys, skipped = load_toys(toys_dir)
     written = fig_toy_paths(toys, out) + fig_interleaved(toys, out)
-    for scale in ("paper", "embedded"):
+    for scale in protocol.SEEDS:
         written += fig_curves(runs, out, scale, skipped, select_on)
-    written += fig_switches(runs, out, skipped) + fig_sensitivity(runs, out) + fig_space_growth(runs, out)
+    written += fig_switches(runs, out, skipped) + fig_doit_switching(runs, out, skipped)
+    written += fig_sensitivity(runs, out) + fig_space_growth(runs, out)
     return written, skipped

@@ -254,7 +254,7 @@ def write(built: BuiltTable, out: Path) -> list[Path]:
     stem = out / f"{built.spec.id}_{built.scale}"
     protocol_note = selection_note(built)
     note = (
-        f"Scale: {built.scale}. Ours: mean ± std over the complete seeds (n); diverged runs are counted "
+        f"Scale: {built.scale} ({protocol.SCALE_NOTES[built.scale]}). Ours: mean ± std over the complete seeds (n); diverged runs are counted "
         f"beside it, never averaged. Paper: {built.spec.paper_table} of the paper, cells as transcribed in "
         f"analysis/paper_numbers.csv. {protocol_note}"
     )
@@ -276,7 +276,10 @@ def write(built: BuiltTable, out: Path) -> list[Path]:
         ]
     paths = [stem.with_suffix(".md"), stem.with_suffix(".tex"), stem.with_suffix(".csv")]
     paths[0].write_text("\n".join(parts))
-    paths[1].write_text(latex(built.wide, f"{built.spec.title} ({built.scale} scale). {protocol_note}"))
+    caption = (
+        f"{built.spec.title} ({built.scale} scale: {protocol.SCALE_NOTES[built.scale]}). {protocol_note}"
+    )
+    paths[1].write_text(latex(built.wide, caption))
     built.cells.to_csv(paths[2], index=False)
     if not built.diffs.empty:
         paths.append(Path(f"{stem}_diff.csv"))

@@ -173,3 +173,34 @@ def test_headline_vit_cifar10_doit_trains_with_the_data_present(tmp_path, capsys
 
     result = json.loads((out / "result.json").read_text())
     assert result["status"] == "complete" and result["timing"]["steps"] == 5, result["timing"]
+
+
+def test_train_size_keeps_a_stratified_subset_before_the_validation_split(tmp_path):
+    fakedata.make_mnist(tmp_path, n_train=200, n_test=10)
+    full = build_data(dataset_cfg("mnist", tmp_path), model_cfg(), 8, 0, "cpu")
+    small = build_data(dataset_cfg("mnist", tmp_path, train_size=100), model_cfg(), 8, 0, "cpu")
+    assert (full.train.n, full.val.n) == (180, 20) and (small.train.n, small.val.n) == (90, 10)
+    labels = torch.cat([small.train.tensors[1], small.val.tensors[1]])
+    assert torch.bincount(labels).tolist() == [10] * 10  # fakedata: 20 per class, half kept of each
+
+
+def test_small_model_pretrained_on_digits_sees_unnormalised_pixels(tmp_path):
+    fakedata.make_mnist(tmp_path, n_train=20, n_test=10)
+    data = build_data(
+        dataset_cfg("mnist", tmp_path), model_cfg(pretrained=True, builder="small"), 8, 0, "cpu"
+    )
+    x, _ = next(iter(data.train))
+    assert x.shape == (8, 1, 28, 28) and x.min() >= 0 and x.max() <= 1  # the digits source's [0, 1] scale
+
+
+def test_a_folder_of_gzipped_mnist_files_that_are_not_mnist_is_one_line(tmp_path, monkeypatch):
+    import gzip
+
+    from runners.data import mnist
+
+    monkeypatch.setenv("DOIT_CACHE", str(tmp_path / "cache"))
+    for name in mnist.MD5:
+        (tmp_path / f"{name}.gz").write_bytes(gzip.compress(b"not mnist"))
+    with pytest.raises(ConfigError, match=r"^dataset.root: .*train-images-idx3-ubyte.gz does not decompress"):
+        build_data(dataset_cfg("mnist", tmp_path), model_cfg(), 8, 0, "cpu")
+    assert not list((tmp_path / "cache" / "mnist" / "MNIST" / "raw").iterdir())  # nothing half-staged kept

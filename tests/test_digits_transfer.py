@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from omegaconf import OmegaConf
 
 from runners.data import digits
 from runners.models import small
+from runners.schema import ConfigError
 from runners.transfer import estimate_transferability
 
 
@@ -93,3 +95,20 @@ def test_runner_records_real_transferability_on_the_transfer_setting(tmp_path, m
     result = run(cfg, tmp_path / "run", choices)
     assert 0.0 < result.doit.omega_t < 1.0
     assert result.doit.logme is not None and result.doit.leep is not None and result.doit.omega_p is not None
+
+
+def test_pretraining_resizes_the_digits_to_a_larger_grey_task(tmp_path, monkeypatch):
+    """scale=mnist: the small CNN pre-trained on all ten digits resized to 28x28, a fresh 10-way head."""
+    from types import SimpleNamespace
+
+    torch.set_num_threads(1)
+    monkeypatch.setenv("DOIT_CACHE", str(tmp_path))
+    cfg = _model_cfg("cnn")
+    cfg.merge_with({"channels": [4, 8], "source_classes": list(range(10)), "pretrain_epochs": 1})
+    model = small.build(cfg, SimpleNamespace(task="image", input_shape=(1, 28, 28), num_classes=10))
+    assert model.source_head.out_features == 10 and model.fc.out_features == 10
+    assert model(torch.rand(2, 1, 28, 28)).shape == (2, 10)
+    assert len(list(tmp_path.glob("digits-cnn-*.pt"))) == 1
+    rgb = SimpleNamespace(task="image", input_shape=(3, 28, 28), num_classes=10)
+    with pytest.raises(ConfigError, match="^model.pretrained: .*grey"):
+        small.build(cfg, rgb)

@@ -17,7 +17,7 @@ from runners.schema import CONF_DIR
 
 EXPERIMENTS = config.group_options("experiment")
 OFFLINE_DATASETS = {"digits", "digits_transfer"}
-SEEDS = {"paper": ["0", "1", "2"], "embedded": ["0", "1", "2", "3", "4"]}
+SEEDS = {"paper": ["0", "1", "2"], "embedded": ["0", "1", "2", "3", "4"], "mnist": ["0", "1", "2"]}
 # the paper's space (Section 5.1, Appendix D's "original HP space"): 5 optimizers x lr 0.1, 0.01, 0.001
 PAPER15 = {
     (opt, tuple(sorted({"lr": lr, **({"momentum": 0.9} if opt == "sgdm" else {})}.items())))
@@ -152,3 +152,30 @@ def test_peft_tables_stop_at_convergence():
     ):
         for scale in SCALES:
             assert _compose(name, scale).convergence.stop is True, (name, scale)
+
+
+MNIST_EXPERIMENTS = ("table1_grid", "table1_fixed", "table7_strategies", "table7_ablations", "table7_one_lr")
+
+
+@pytest.mark.parametrize("name", MNIST_EXPERIMENTS)
+def test_mnist_scale_is_tables_1_and_7_on_real_mnist_with_the_pretrained_small_cnn(name):
+    """scale=mnist (make reproduce-mnist): the real MNIST, 3 seeds, the small CNN pre-trained on digits,
+    270 switch cycles (2,700 steps at tau 10) of which 25 cold start, DOIT's 15 candidates."""
+    cfg = _compose(name, "mnist")
+    assert cfg.scale == "mnist" and cfg.hydra.sweep.dir == f"outputs/sweeps/{name}_mnist"
+    sweep = _sweep(cfg)
+    assert sweep["seed"] == ["0", "1", "2"] and sweep["dataset"] == ["mnist"] and sweep["model"] == ["cnn"]
+    assert cfg.model.pretrained is True and list(cfg.model.source_classes) == list(range(10))
+    assert (cfg.dataset.train_size, cfg.epochs, cfg.batch_size) == (24000, 4, 32)
+    assert (cfg.method.tau, cfg.method.n_ini) == (10, 25)
+    assert cfg.space.name == ("one_lr" if name == "table7_one_lr" else "paper15")
+
+
+def test_table1_fixed_runs_the_four_hybrids_and_doit():
+    assert _sweep(_compose("table1_fixed", "mnist"))["method"] == [
+        "swats",
+        "padam",
+        "adabound",
+        "agd",
+        "doit",
+    ]

@@ -31,7 +31,15 @@ def test_table7_shows_omega_t_and_the_one_lr_row():
     one_lr = next(r for r in t7.rows if r.key == "one_lr")
     assert one_lr.experiment == "table7_one_lr" and ("space", "one_lr") in one_lr.match
     assert not one_lr.baseline
-    assert [r.key for r in t7.rows] == ["random", "cyclical", "no_transfer", "no_halving", "one_lr", "doit"]
+    assert [r.key for r in t7.rows] == [
+        "random",
+        "cyclical",
+        "no_transfer",
+        "no_halving",
+        "halve",
+        "one_lr",
+        "doit",
+    ]
 
 
 def test_peft_tables_report_the_convergence_time():

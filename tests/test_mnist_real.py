@@ -53,3 +53,16 @@ def test_small_cnn_one_epoch_on_real_mnist(tmp_path):
     assert result.status == "complete" and result.timing.steps == 844  # ceil(54,000 / 64)
     assert result.metrics.final_test_acc >= 97.0, result.metrics
     assert result.metrics.val_acc >= 96.0 and result.metrics.best_val_acc == result.metrics.val_acc
+
+
+def test_a_folder_of_the_gzipped_files_is_staged_once_and_md5_checked(tmp_path, monkeypatch):
+    if not all((SOURCE / f"{name}.gz").is_file() for name in FILES):
+        pytest.skip(f"real MNIST not found in {SOURCE}")
+    from runners.data import mnist
+
+    root = mnist.stage_gzipped(SOURCE, tmp_path / "staged")
+    raw = root / "MNIST" / "raw"
+    assert sorted(p.name for p in raw.iterdir()) == sorted(FILES)
+    first = {p.name: p.stat().st_mtime_ns for p in raw.iterdir()}
+    mnist.stage_gzipped(SOURCE, tmp_path / "staged")  # already there with the right md5: not rewritten
+    assert {p.name: p.stat().st_mtime_ns for p in raw.iterdir()} == first

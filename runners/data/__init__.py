@@ -153,7 +153,7 @@ def check_dataset(dataset_cfg) -> None:
             "dataset.val_size",
             f"must be 0 (no validation split) or lie strictly between 0 and 1, got {val_size!r}",
         )
-    for key in ("eval_batch_size", "max_length"):
+    for key in ("eval_batch_size", "max_length", "train_size"):
         if dataset_cfg.get(key) is not None and dataset_cfg[key] < 1:
             raise bad(f"dataset.{key}", f"must be >= 1, got {dataset_cfg[key]!r}")
     if dataset_cfg.get("workers") is not None and dataset_cfg.workers < 0:

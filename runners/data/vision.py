@@ -4,7 +4,7 @@ Small datasets stay as uint8 tensors on the device; each batch is converted ther
 [0, 1], grey to 3 channels when the model wants 3 (``model.in_channels``), resized to
 ``model.image_size`` (ImageNet-pretrained models; null keeps the native size), then normalised with
 ImageNet statistics for pretrained models, else with the training set's per-channel statistics.
-``image_bundle`` carves the validation split out of the training pair first (``runners.data.val_split``;
+``image_bundle`` keeps ``dataset.train_size`` training examples (``subset``), then carves the validation split out of the training pair (``runners.data.val_split``;
 the statistics are those of what remains for training).
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 import tarfile
 import zipfile
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -63,7 +64,9 @@ def image_transform(train_images: torch.Tensor, model_cfg) -> ImageTransform:
     """The transform for ``model_cfg`` given the training images (uint8, N x C x H x W)."""
     channels = int(model_cfg.get("in_channels") or train_images.shape[1])
     size = model_cfg.get("image_size")
-    if model_cfg.get("pretrained", False):
+    if model_cfg.get("pretrained", False) and model_cfg.get("builder") == "small":
+        mean, std = (0.0,), (1.0,)  # pre-trained on digits in [0, 1] (runners/models/digits_pretrain.py)
+    elif model_cfg.get("pretrained", False):
         mean, std = IMAGENET_MEAN, IMAGENET_STD
     else:
         x = train_images.float().div(255.0)
@@ -74,11 +77,30 @@ def image_transform(train_images: torch.Tensor, model_cfg) -> ImageTransform:
     return ImageTransform(mean, std, channels, int(size) if size else None)
 
 
+def subset(dataset_cfg, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``dataset.train_size`` examples of a stratified shuffle seeded by ``dataset.split_seed``
+    (all of them when it is null)."""
+    size = dataset_cfg.get("train_size")
+    if size is None or size >= len(labels):
+        return images, labels
+    from sklearn.model_selection import train_test_split
+
+    keep, _ = train_test_split(
+        np.arange(len(labels)),
+        train_size=int(size),
+        stratify=labels.numpy(),
+        random_state=int(dataset_cfg.get("split_seed", 0)),
+    )
+    keep = torch.from_numpy(np.sort(keep))
+    return images[keep], labels[keep]
+
+
 def image_bundle(
     train, test, num_classes: int, dataset_cfg, model_cfg, batch_size: int, seed: int, device
 ) -> DataBundle:
     """A ``DataBundle`` of in-memory ``(uint8 images, int64 labels)`` pairs for train and test (and val
     carved from train)."""
+    train = subset(dataset_cfg, *train)
     val = None
     carved = val_split(dataset_cfg, train[1])
     if carved is not None:

@@ -40,10 +40,14 @@ def _train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int) -> N
             opt.step()
 
 
-def pretrained(make, key: dict, classes, epochs: int, test_size: float, split_seed: int) -> nn.Module:
-    """``make(num_classes)`` trained on the digits ``classes`` (weights cached; ``key`` names the architecture)."""
+def pretrained(
+    make, key: dict, classes, epochs: int, test_size: float, split_seed: int, size=(8, 8)
+) -> nn.Module:
+    """``make(num_classes)`` trained on the digits ``classes``, bilinearly resized to ``size`` (H, W) when
+    not 8x8 (weights cached; ``key`` names the architecture)."""
     spec = {
         **key,
+        "size": [int(v) for v in size],
         "classes": [int(c) for c in classes],
         "epochs": int(epochs),
         "test_size": float(test_size),
@@ -62,6 +66,8 @@ def pretrained(make, key: dict, classes, epochs: int, test_size: float, split_se
             pass  # a corrupt cache entry: train again and overwrite it
     rng_state = torch.get_rng_state()
     x, y, _, _ = split(test_size, split_seed, spec["classes"])
+    if tuple(spec["size"]) != (8, 8):
+        x = F.interpolate(x, size=tuple(spec["size"]), mode="bilinear", align_corners=False)
     _train(model, x, y, epochs)
     torch.set_rng_state(rng_state)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """Small models for the embedded digits runs: a two-conv CNN and an MLP (any image input shape).
 
 ``pretrained=true``: the same architecture pre-trained on the digits ``source_classes``
-(``runners.models.digits_pretrain``); its classifier becomes the frozen ``source_head`` (for LEEP)
+(``runners.models.digits_pretrain``; resized to the task's image size, e.g. 28x28 for MNIST); its classifier becomes the frozen ``source_head`` (for LEEP)
 and a fresh ``fc`` is trained for the task, as the paper's ImageNet models.
 """
 
@@ -76,10 +76,8 @@ def build(model_cfg, data) -> nn.Module:
     make = _factory(model_cfg, tuple(data.input_shape))
     if not model_cfg.get("pretrained", False):
         return make(data.num_classes)
-    if tuple(data.input_shape) != (1, 8, 8):
-        raise bad(
-            "model.pretrained", "the small models are pre-trained on 8x8 digits only; use dataset=digits*"
-        )
+    if data.input_shape[0] != 1:
+        raise bad("model.pretrained", "the small models are pre-trained on grey digits; use a grey dataset")
     from runners.models.digits_pretrain import pretrained
 
     key = {
@@ -89,7 +87,10 @@ def build(model_cfg, data) -> nn.Module:
         if isinstance(model_cfg.get("hidden"), int)
         else list(model_cfg.hidden),
     }
-    model = pretrained(make, key, list(model_cfg.source_classes), int(model_cfg.pretrain_epochs), 0.2, 0)
+    size = tuple(data.input_shape[1:])
+    model = pretrained(
+        make, key, list(model_cfg.source_classes), int(model_cfg.pretrain_epochs), 0.2, 0, size
+    )
     model.source_head = model.fc.requires_grad_(False)
     model.fc = nn.Linear(model.source_head.in_features, data.num_classes)
     return model
