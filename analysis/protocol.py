@@ -40,8 +40,9 @@ class Row:
     experiment: str  # experiment config (base name) whose sweep makes this row
     match: tuple[tuple[str, object], ...]
     override: str  # command-line overrides that select the row inside the experiment
-    grid: bool = False  # tried over LR_GRID, best lr reported
+    grid: bool = False  # tried over ``lrs``, best lr reported
     baseline: bool = True  # False for DOIT and its ablations
+    lrs: tuple[float, ...] = LR_GRID  # a grid row's learning rates (for the commands that fill a cell)
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,9 @@ class TableSpec:
     columns: tuple[Column, ...]
     metrics: tuple[Metric, ...]
     paper_table: str  # table id in paper_numbers.csv
+    ours: str = "doit"  # the row compared with the best baseline (and with the ``versus`` rows)
+    versus: tuple[str, ...] = ()  # further rows ``ours`` is compared with, one by one
+    seeds: dict | None = None  # scale -> seeds, where they are not SEEDS (fresh confirmation seeds)
 
     def columns_at(self, scale: str) -> list[Column]:
         return [c for c in self.columns if scale in c.runs]
@@ -111,6 +115,14 @@ LABELS = {
     "no_halving": "w/o halve",
     "halve": "eq. 7 read as halving (ambiguity 1)",
     "one_lr": "DOIT, one lr per optimizer",
+    "prodigy": "Prodigy",
+    "doit_plus": "DOIT+ (beyond the paper)",
+    "bandit": "bandit (discounted UCB + backtracking)",
+    "plus_no_inherit": "DOIT+ w/o inherit",
+    "plus_no_progress": "DOIT+ w/o progress score (eq. 2)",
+    "plus_no_rollback": "DOIT+ w/o rollback",
+    "plus_no_thompson": "DOIT+ w/o Thompson (argmax)",
+    "plus_no_context": "DOIT+ w/o context input",
     "pca": "PCA",
     "umap": "UMAP",
 }
@@ -221,6 +233,69 @@ T89_COLS = (
     _col("cifar10", "resnet152", embedded=_MLP, paper_dataset=""),
 )
 _T6_EMB = {"resnet18": (_EMB, "cnn", "head")}
+
+# Beyond the paper (issue 14): DOIT+ against the tuned single optimizers, Prodigy, the paper's DOIT and a
+# bandit, on fresh confirmation seeds (conf/experiment/beyond_*.yaml); the ablation removes each knob.
+CONFIRM_SEEDS = {
+    "paper": (100, 101, 102),
+    "embedded": (100, 101, 102, 103, 104),
+    "mnist": (100, 101, 102, 103, 104),
+}
+PLUS_KNOBS = ("inherit", "progress", "rollback", "thompson", "context")
+_BEYOND_COLS = (
+    _col("usps", "resnet18", embedded=_CNN, mnist=_MNIST),
+    _col("usps", "vit", embedded=_MLP),
+)
+
+
+def _beyond_fixed(key: str, baseline: bool = False) -> Row:
+    return Row(key, label(key), "beyond_fixed", (("method", key),), f"method={key}", baseline=baseline)
+
+
+BEYOND = TableSpec(
+    "beyond",
+    "Beyond the paper: DOIT+ against the tuned single optimizers, Prodigy, the paper's DOIT and a bandit",
+    tuple(Row(m, label(m), "beyond_grid", (("method", m),), f"method={m}", grid=True) for m in SINGLES)
+    + (
+        Row(
+            "prodigy",
+            label("prodigy"),
+            "beyond_prodigy",
+            (("method", "prodigy"),),
+            "method=prodigy",
+            grid=True,
+            lrs=(1.0, 0.3, 0.1),
+        ),
+    )
+    + tuple(_beyond_fixed(k) for k in ("doit", "bandit", "doit_plus")),
+    _BEYOND_COLS,
+    (ACC, TIME),
+    "beyond",
+    ours="doit_plus",
+    versus=("prodigy", "doit", "bandit"),
+    seeds=CONFIRM_SEEDS,
+)
+BEYOND_ABLATIONS = TableSpec(
+    "beyond_ablations",
+    "Beyond the paper: DOIT+ with each knob removed in turn",
+    (_beyond_fixed("doit_plus"),)
+    + tuple(
+        Row(
+            f"plus_no_{k}",
+            label(f"plus_no_{k}"),
+            "beyond_ablations",
+            (("method", "doit_plus"), ("ablation", f"plus_no_{k}")),
+            f"ablation=plus_no_{k}",
+            baseline=False,
+        )
+        for k in PLUS_KNOBS
+    ),
+    _BEYOND_COLS,
+    (ACC, TIME),
+    "beyond",
+    ours="",
+    seeds=CONFIRM_SEEDS,
+)
 
 TABLES: dict[str, TableSpec] = {
     t.id: t
@@ -357,6 +432,8 @@ TABLES: dict[str, TableSpec] = {
             (TRAIN, ACC, TIME),
             "table10",
         ),
+        BEYOND,
+        BEYOND_ABLATIONS,
     )
 }
 
@@ -417,11 +494,12 @@ def fill_commands(spec: TableSpec, row: Row, column: Column, scale: str, cell: p
     args = (
         f"{experiment_args(row.experiment, scale)} dataset={dataset} model={model} mode={mode} {row.override}"
     )
-    lrs = LR_GRID if row.grid else (None,)
+    lrs = row.lrs if row.grid else (None,)
+    seeds = (spec.seeds or SEEDS).get(scale, SEEDS["paper"])
     out = []
     for lr in lrs:
         have = set(cell["seed"]) if lr is None else set(cell.loc[cell["lr"] == lr, "seed"])
-        missing = [s for s in SEEDS.get(scale, SEEDS["paper"]) if s not in have]
+        missing = [s for s in seeds if s not in have]
         if missing:
             multi = "-m " if len(missing) > 1 else ""
             out.append(

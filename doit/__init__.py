@@ -11,8 +11,18 @@ loop); the modules hold the paper's pieces: `score` (eq. 2, 3), `acquisition` (e
 from doit.acquisition import Schedule
 from doit.compression import Compression
 from doit.controller import DOIT
-from doit.score import Spread
-from doit.selection import Initial, Strategy
+from doit.score import Score, Spread
+from doit.selection import Acquirer, Initial, Strategy
 from doit.space import Candidate
 
-__all__ = ["DOIT", "Candidate", "Compression", "Initial", "Schedule", "Spread", "Strategy"]
+__all__ = [
+    "DOIT",
+    "Acquirer",
+    "Candidate",
+    "Compression",
+    "Initial",
+    "Schedule",
+    "Score",
+    "Spread",
+    "Strategy",
+]

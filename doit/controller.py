@@ -3,13 +3,14 @@
 Training runs in switch cycles of ``tau`` updates by one candidate (an optimizer and its
 hyperparameters). When a cycle ends, its losses give the performance score (eq. 2, `doit.cycle`); the
 selection strategy (`doit.selection`) learns from the score (eq. 3 weights, the surrogate bank of section
-3.3) and picks the next candidate: weighted random draws for the first ``n_ini`` cycles, then the argmax
+3.3) and picks the next candidate: one uniform and then ``n_ini`` weighted random draws, then the argmax
 of the acquisition function (eq. 4-7).
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import time
 
 import torch
@@ -21,8 +22,16 @@ from doit.bank import SurrogateBank
 from doit.compression import Compression
 from doit.cycle import Cycle
 from doit.inherit import carry
-from doit.score import Spread
-from doit.selection import CyclicalSelect, Initial, RandomSelect, Strategy, SurrogateSelect
+from doit.score import EPS, Score, Spread
+from doit.selection import (
+    Acquirer,
+    BanditSelect,
+    CyclicalSelect,
+    Initial,
+    RandomSelect,
+    Strategy,
+    SurrogateSelect,
+)
 from doit.space import Candidate, expand, label
 
 _KNOBS = ("params", "lr", "momentum")  # DOIT's own param-group keys
@@ -52,6 +61,13 @@ class DOIT(torch.optim.Optimizer):
     Divergence (``nan_guard``): a cycle with a non-finite loss, or a loss above ``explode_factor`` times
     ``max(l0, 1)``, is scored -1 and its start parameters are restored. Call `guard` before evaluating
     and `finish` when training ends, so that no run ends with non-finite parameters.
+
+    Beyond the paper (DOIT+, each off by default): ``rollback_rise`` also rolls back a cycle whose mean
+    loss rises above that factor times the loss level at its start (`doit.cycle.Cycle`);
+    ``score="progress"`` scores a cycle by the fall of its loss level (`doit.score.progress_score`), not eq. 2;
+    ``acquirer="thompson"`` picks by posterior sampling; ``context`` adds the log of the loss level (the
+    last kept cycle's tail mean) to the surrogate input; ``inherit`` (paper: no) carries moment buffers across a
+    switch. ``strategy="bandit"`` replaces the surrogate by discounted UCB with discount ``gamma``.
     """
 
     def __init__(
@@ -76,6 +92,11 @@ class DOIT(torch.optim.Optimizer):
         seed: int = 0,
         spread: Spread | str = Spread.std,
         surrogate_kwargs: dict | None = None,
+        score: Score | str = Score.eq2,
+        rollback_rise: float | None = None,
+        acquirer: Acquirer | str = Acquirer.argmax,
+        context: bool = False,
+        gamma: float = 0.95,
     ):
         tau, n_ini = checks.integer("tau", tau, 1), checks.integer("n_ini", n_ini, 0)
         halving_period = checks.integer("halving_period", halving_period, 1)
@@ -87,23 +108,46 @@ class DOIT(torch.optim.Optimizer):
         self.strategy = checks.choice("strategy", strategy, Strategy)
         schedule = checks.choice("schedule", schedule, Schedule)
         initial = checks.choice("initial", initial, Initial)
+        if rollback_rise is not None:
+            rollback_rise = checks.number("rollback_rise", rollback_rise, 1.0, open_low=True)
+        gamma = checks.number("gamma", gamma, 0.0, 1.0, open_low=True)
+        self.context = bool(context)
         super().__init__(params, {"lr": 1.0, "momentum": None})
         self.configs: list[Candidate] = expand(space)
         self.labels = [label(c) for c in self.configs]
         self.tau, self.inherit, self.nan_guard = tau, bool(inherit), bool(nan_guard)
         all_params = [p for g in self.param_groups for p in g["params"]]
         self.cycle = Cycle(
-            all_params, tau, alpha, checks.choice("spread", spread, Spread), explode_factor, self.nan_guard
+            all_params,
+            tau,
+            alpha,
+            checks.choice("spread", spread, Spread),
+            explode_factor,
+            self.nan_guard,
+            checks.choice("score", score, Score),
+            rollback_rise,
         )
         state = all_params[-2:] if state is None else state
         bank = SurrogateBank(self.configs, state, compression, n_components, seed, surrogate_kwargs)
         # the bank is built for every strategy: it checks the state and compression settings
         if self.strategy == Strategy.doit:
             self.selector = SurrogateSelect(
-                bank, self.labels, n_ini, initial, schedule, self.omega_t, halving_period, alpha, w_min, seed
+                bank,
+                self.labels,
+                n_ini,
+                initial,
+                schedule,
+                self.omega_t,
+                halving_period,
+                alpha,
+                w_min,
+                seed,
+                checks.choice("acquirer", acquirer, Acquirer),
             )
         elif self.strategy == Strategy.random:
             self.selector = RandomSelect(len(self.configs), seed)
+        elif self.strategy == Strategy.bandit:
+            self.selector = BanditSelect(len(self.configs), gamma)
         else:
             self.selector = CyclicalSelect(len(self.configs))
         self.log: list[dict] = []
@@ -154,7 +198,7 @@ class DOIT(torch.optim.Optimizer):
         t0 = time.perf_counter()
         if not self.cycle.open:
             if not self.log or self.log[-1]["score"] is not None:
-                self._switch()
+                self._switch(loss_t)
             self.cycle.begin(loss_t)
         else:
             self.cycle.add(loss_t)
@@ -162,7 +206,7 @@ class DOIT(torch.optim.Optimizer):
                 if self._close():  # diverged: parameters restored, skip this (invalid) update
                     self.controller_time_s += time.perf_counter() - t0
                     return given[0]
-                self._switch()
+                self._switch(loss_t)
                 self.cycle.begin(loss_t)
         self.controller_time_s += time.perf_counter() - t0
         self._update()
@@ -184,9 +228,14 @@ class DOIT(torch.optim.Optimizer):
             score, diverged = self.cycle.close()
             self._score(score, recovered=diverged and self.nan_guard)
 
-    def _switch(self) -> None:
-        """Select the next candidate (Algorithm 1) and open its log record."""
-        index, phase, candidates = self.selector.select(len(self.log), self._current)
+    def _switch(self, loss: torch.Tensor) -> None:
+        """Select the next candidate (Algorithm 1) and open its log record (``loss``: the batch's, for the
+        ``context`` input before any cycle was kept)."""
+        context = None
+        if self.context:
+            level = self.cycle.level if self.cycle.level is not None else float(loss)
+            context = [math.log(max(level, 0.0) + EPS)]
+        index, phase, candidates = self.selector.select(len(self.log), self._current, context)
         if self._current is not None and index != self._current:
             self.switch_count += 1
         if self._inner is None or index != self._current:

@@ -12,7 +12,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from doit.score import WORST_SCORE, Spread, performance_score
+from doit.score import WORST_SCORE, Score, Spread, performance_score, progress_score, tail_mean
+
+RISE_FLOOR = 0.1
+"""`Cycle`'s ``rollback_rise`` compares with at least this mean loss, so that batch noise at a near-zero
+loss is not taken for a collapse."""
 
 
 class Cycle:
@@ -26,9 +30,13 @@ class Cycle:
         spread: Spread,
         explode_factor: float,
         nan_guard: bool,
+        score: Score = Score.eq2,
+        rollback_rise: float | None = None,
     ):
         self.params, self.tau, self.alpha, self.spread = params, tau, alpha, spread
         self.explode_factor, self.nan_guard = explode_factor, nan_guard
+        self.score, self.rollback_rise = score, rollback_rise
+        self.level: float | None = None  # loss level at the open cycle's start: the last kept cycle's tail
         self.l0: torch.Tensor | None = None
         self.losses: list[torch.Tensor] | None = None  # None: no cycle open
         self.saved: list[torch.Tensor] | None = None  # parameters at the open cycle's start
@@ -71,8 +79,11 @@ class Cycle:
 
         A non-finite loss, a loss above ``explode_factor * max(l0, 1)`` or (for a partial cycle, whose
         last update has no loss yet) a non-finite parameter is a divergence: score -1 (`WORST_SCORE`), and
-        with ``nan_guard`` the cycle's start parameters are restored. A partial cycle with no loss after
-        ``l0`` that did not diverge has no score (None).
+        with ``nan_guard`` the cycle's start parameters are restored. So is, with ``rollback_rise`` (beyond
+        the paper, DOIT+), a mean loss above ``rollback_rise * max(start, RISE_FLOOR)``, ``start`` the loss level
+        at the cycle's start (`tail_mean` of the last cycle kept; ``l0`` before any): a collapse to chance
+        that stays far below the 1000x guard. ``score="progress"`` scores by `progress_score` from ``start``.
+        A partial cycle with no loss after ``l0`` that did not diverge has no score (None).
         """
         values = torch.stack([t.double() for t in (self.l0, *self.losses)]).cpu().tolist()
         l0, losses = values[0], values[1:]
@@ -81,15 +92,19 @@ class Cycle:
         )
         if len(losses) < self.tau and not diverged:
             diverged = not all(bool(torch.isfinite(p).all()) for p in self.params)
-        score = (
-            WORST_SCORE
-            if diverged
-            else performance_score(losses, l0, self.alpha, self.spread)
-            if losses
-            else None
-        )
+        start = l0 if self.level is None else self.level
+        if not diverged and losses and self.rollback_rise is not None:
+            diverged = float(np.mean(losses)) > self.rollback_rise * max(start, RISE_FLOOR)
+        if diverged or not losses:
+            score = WORST_SCORE if diverged else None
+        elif self.score == Score.progress:
+            score = progress_score(losses, start)
+        else:
+            score = performance_score(losses, l0, self.alpha, self.spread)
         if diverged:
             self.rollback()
+        elif losses:
+            self.level = tail_mean(losses)
         self.losses = None
         return score, bool(diverged)
 
@@ -110,8 +125,9 @@ class Cycle:
             "l0": self.l0,
             "losses": None if self.losses is None else list(self.losses),
             "saved": self.saved,
+            "level": self.level,
         }
 
     def load_state_dict(self, state: dict) -> None:
-        self.l0, self.saved = state["l0"], state["saved"]
+        self.l0, self.saved, self.level = state["l0"], state["saved"], state["level"]
         self.losses = None if state["losses"] is None else list(state["losses"])

@@ -57,6 +57,35 @@ def performance_score(
     return float(np.tanh((delta.mean() + upper + lower) / 3.0 + alpha * sigma))
 
 
+class Score(enum.StrEnum):
+    """A cycle's score: ``eq2`` (the paper's eq. 2) or ``progress`` (beyond the paper, DOIT+): how far the
+    loss level fell over the cycle (`progress_score`), averaged over batches, so that neither batch noise
+    (eq. 2's spread term) nor a spike the cycle caused and half undid earns a high score."""
+
+    eq2 = "eq2"
+    progress = "progress"
+
+
+def tail_mean(losses: Sequence[float]) -> float:
+    """The loss level at a cycle's end: the mean of the last half (rounded up) of its losses."""
+    tail = np.asarray(losses, dtype=np.float64).reshape(-1)
+    return float(tail[tail.size // 2 :].mean())
+
+
+def progress_score(losses: Sequence[float], start: float) -> float:
+    """``tanh(log(start / tail_mean(losses)))``: the relative fall of the loss level over a cycle that
+    started at level ``start`` (about 0.1 for a 10% fall, negative for a rise). A NaN or infinite loss
+    gives ``WORST_SCORE``. Returns a float in (-1, 1)."""
+    seq = np.concatenate(([float(start)], np.asarray(losses, dtype=np.float64).reshape(-1)))
+    if seq.size < 2:
+        raise ValueError("losses is empty: a switch cycle needs at least one loss (tau >= 1)")
+    if not np.all(np.isfinite(seq)):
+        return WORST_SCORE
+    if np.any(seq < 0):
+        raise ValueError(f"losses must be >= 0 (got min {seq.min()!r}): pass the cross-entropy values")
+    return float(np.tanh(np.log((seq[0] + EPS) / (tail_mean(seq[1:]) + EPS))))
+
+
 def sampling_weight(s: float, w_min: float) -> float:
     """Eq. 3: the sampling weight ``max((s + 1) / 2, w_min)`` of the optimizer that scored ``s``."""
     if not 0.0 <= w_min <= 1.0:

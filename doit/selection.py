@@ -1,7 +1,8 @@
 """Selection strategies: which candidate trains the next switch cycle (Algorithm 1; Table 7's baselines).
 
-Each strategy has ``select(cycle, current) -> Selection`` (``cycle``: the index of the cycle about to
-start, ``current``: the index of the candidate training now, None before the first cycle) and
+Each strategy has ``select(cycle, current, context) -> Selection`` (``cycle``: the index of the cycle about
+to start, ``current``: the index of the candidate training now, None before the first cycle, ``context``:
+extra surrogate inputs or None) and
 ``observe(index, score)`` (the score, eq. 2, of the cycle that just closed), and serialises itself.
 """
 
@@ -18,11 +19,21 @@ from doit.score import sampling_weight
 
 
 class Strategy(enum.StrEnum):
-    """``doit``: surrogate + acquisition (Algorithm 1); ``random``, ``cyclical``: Table 7's baselines."""
+    """``doit``: surrogate + acquisition (Algorithm 1); ``random``, ``cyclical``: Table 7's baselines;
+    ``bandit``: discounted UCB over the candidates (beyond the paper: the prior method of the same kind)."""
 
     doit = "doit"
     random = "random"
     cyclical = "cyclical"
+    bandit = "bandit"
+
+
+class Acquirer(enum.StrEnum):
+    """How the surrogate phase picks: ``argmax`` of the acquisition function (the paper), or ``thompson``
+    (beyond the paper, DOIT+): the argmax of one draw from each candidate's GP posterior N(mean, sd**2)."""
+
+    argmax = "argmax"
+    thompson = "thompson"
 
 
 class Initial(enum.StrEnum):
@@ -46,7 +57,7 @@ class CyclicalSelect:
     def __init__(self, n: int):
         self.n = n
 
-    def select(self, cycle: int, current: int | None) -> Selection:
+    def select(self, cycle: int, current: int | None, context=None) -> Selection:
         return Selection(0 if current is None else (current + 1) % self.n, "cyclical", [])
 
     def observe(self, index: int, score: float) -> None:
@@ -66,7 +77,7 @@ class RandomSelect(CyclicalSelect):
         super().__init__(n)
         self.rng = np.random.default_rng(seed)
 
-    def select(self, cycle: int, current: int | None) -> Selection:
+    def select(self, cycle: int, current: int | None, context=None) -> Selection:
         return Selection(int(self.rng.integers(self.n)), "random", [])
 
     def state_dict(self) -> dict:
@@ -77,8 +88,9 @@ class RandomSelect(CyclicalSelect):
 
 
 class SurrogateSelect(RandomSelect):
-    """DOIT: weighted random picks (eq. 3) for the first ``n_ini`` cycles (and until the compressor can
-    be fitted), then the argmax of the acquisition function (eq. 4-7) over the bank's GP predictions."""
+    """DOIT: a uniform pick, then weighted random picks (eq. 3) for ``n_ini`` cycles (and until the
+    compressor can be fitted), then the argmax of the acquisition function (eq. 4-7) over the bank's GP
+    predictions (or, with ``acquirer="thompson"``, of one draw from each posterior)."""
 
     def __init__(
         self,
@@ -92,23 +104,28 @@ class SurrogateSelect(RandomSelect):
         alpha: float,
         w_min: float,
         seed: int,
+        acquirer: Acquirer = Acquirer.argmax,
     ):
         super().__init__(len(labels), seed)
         self.bank, self.labels, self.n_ini, self.initial = bank, labels, n_ini, initial
         self.schedule, self.omega_t, self.halving_period = schedule, omega_t, halving_period
-        self.alpha, self.w_min = alpha, w_min
+        self.alpha, self.w_min, self.acquirer = alpha, w_min, acquirer
         self.weights = [1.0] * self.n  # eq. 3 sampling weights, one per candidate
 
-    def select(self, cycle: int, current: int | None) -> Selection:
-        self.bank.snapshot()
-        if cycle < self.n_ini or current is None or not self.bank.ready:  # cold start (eq. 3)
+    def select(self, cycle: int, current: int | None, context=None) -> Selection:
+        self.bank.snapshot(context)
+        # Algorithm 1: one RandomSelect (cycle 0: all weights equal), then n_ini weighted picks (eq. 3)
+        if cycle <= self.n_ini or not self.bank.ready:
             w = np.ones(self.n) if self.initial == Initial.uniform else np.asarray(self.weights)
             return Selection(int(self.rng.choice(self.n, p=w / w.sum())), "cold", [])
         candidates, best, best_acq = [], 0, -np.inf
         for idx, mean, sd in self.bank.predict():
-            acq = np.atleast_1d(
-                acquire(mean, sd, self.omega_t, cycle, self.halving_period, self.schedule, self.alpha)
-            )
+            if self.acquirer == Acquirer.thompson:
+                acq = self.rng.normal(mean, sd)
+            else:
+                acq = np.atleast_1d(
+                    acquire(mean, sd, self.omega_t, cycle, self.halving_period, self.schedule, self.alpha)
+                )
             for k, mu, s, a in zip(idx, mean, sd, acq, strict=True):
                 candidates.append(
                     {"config": self.labels[k], "mean": float(mu), "sd": float(s), "acq": float(a)}
@@ -128,3 +145,42 @@ class SurrogateSelect(RandomSelect):
         super().load_state_dict(state)
         self.weights = list(state["weights"])
         self.bank.load_state_dict(state["bank"])
+
+
+class BanditSelect(CyclicalSelect):
+    """Discounted UCB (Garivier & Moulines 2011) over the candidates, the selection of "hot swapping"
+    (Bache, DeCoste & Smyth 2014); its backtracking is `doit.cycle.Cycle`'s ``rollback_rise``.
+
+    Rewards are the cycle scores in [-1, 1] (``B = 1``). Every candidate is tried once, in space order;
+    then the pick maximises ``mean_i + 2 sqrt(xi log(n) / N_i)`` (``xi = 1/2``), where ``N_i`` and
+    ``mean_i`` are candidate ``i``'s count and mean score discounted by ``gamma`` per cycle and ``n`` the
+    sum of the ``N_i``. Ties go to the lower index.
+    """
+
+    XI = 0.5
+
+    def __init__(self, n: int, gamma: float):
+        super().__init__(n)
+        self.gamma = gamma
+        self.counts = np.zeros(n)  # discounted N_i
+        self.sums = np.zeros(n)  # discounted sums of scores
+
+    def select(self, cycle: int, current: int | None, context=None) -> Selection:
+        untried = np.flatnonzero(self.counts == 0)
+        if untried.size:
+            return Selection(int(untried[0]), "explore", [])
+        mean = self.sums / self.counts
+        pad = 2.0 * np.sqrt(self.XI * np.log(self.counts.sum()) / self.counts)
+        return Selection(int(np.argmax(mean + pad)), "ucb", [])
+
+    def observe(self, index: int, score: float) -> None:
+        self.counts *= self.gamma
+        self.sums *= self.gamma
+        self.counts[index] += 1.0
+        self.sums[index] += score
+
+    def state_dict(self) -> dict:
+        return {"counts": self.counts.tolist(), "sums": self.sums.tolist()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.counts, self.sums = np.asarray(state["counts"]), np.asarray(state["sums"])

@@ -380,6 +380,11 @@ def doit_kwargs(cfg, steps_per_epoch: int, omega_t: float | None) -> dict:
         "nan_guard": bool(method.nan_guard),
         "explode_factor": float(method.explode_factor),
         "seed": int(cfg.seed),
+        "score": str(method.score),
+        "rollback_rise": None if method.rollback_rise is None else float(method.rollback_rise),
+        "acquirer": str(method.acquirer),
+        "context": bool(method.context),
+        "gamma": float(method.gamma),
     }
 
 

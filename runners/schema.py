@@ -18,7 +18,7 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-from doit import Compression, Initial, Schedule, Spread, Strategy  # allowed values live in doit
+from doit import Acquirer, Compression, Initial, Schedule, Score, Spread, Strategy  # allowed values: doit
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 
@@ -173,6 +173,12 @@ class MethodConfig:
     explode_factor: float | None = None
     transfer_samples: int | None = None
     omega_t: float | None = None
+    # beyond the paper (DOIT+, method=doit_plus; bandit): off in method=doit
+    score: Score | None = None
+    rollback_rise: float | None = None
+    acquirer: Acquirer | None = None
+    context: bool | None = None
+    gamma: float | None = None
 
 
 @dataclass

@@ -330,8 +330,8 @@ def test_best_baseline_is_picked_on_validation_and_reported_on_test(tmp_path):
     runs["val_acc"] = np.where((runs["method"] == "sgd") & (runs["lr"] == 0.1), 99.0, 50.0)
     built = tables.build(protocol.TABLES["table1"], runs, tables.load_paper(), "embedded")
     diff = built.diffs.iloc[0]  # ... on validation it is SGD, whose test accuracy the difference uses
-    assert (diff["best baseline"], diff["picked on"]) == ("SGD", "val_acc")
-    assert diff["DOIT - best (pp)"] == pytest.approx(95.5 - 92.1)
+    assert (diff["against"], diff["picked on"]) == ("best baseline: SGD", "val_acc")
+    assert diff["diff (pp)"] == pytest.approx(95.5 - 92.1)
 
 
 def test_build_table_aggregates_compares_and_lists_missing_runs(tmp_path):
@@ -346,8 +346,8 @@ def test_build_table_aggregates_compares_and_lists_missing_runs(tmp_path):
     assert sgd["paper"] == "96.1 ± 0.24"  # the paper's usps/ResNet18 cell beside our digits/CNN column
     assert cells.loc[("SGDM", "digits_transfer/cnn [paper: usps/resnet18]")]["ours"] == "—"
     diff = built.diffs.iloc[0]
-    assert diff["best baseline"] == "Adam"
-    assert diff["DOIT - best (pp)"] == pytest.approx(95.5 - 93.1)
+    assert (diff["ours"], diff["against"]) == ("DOIT (ours)", "best baseline: Adam")
+    assert diff["diff (pp)"] == pytest.approx(95.5 - 93.1)
     assert diff["Welch p"] == pytest.approx(
         sps.ttest_ind([95, 95.5, 96], [93, 93.1, 93.2], equal_var=False).pvalue
     )

@@ -66,10 +66,11 @@ def test_switches_and_logs_consistently():
     closed = log[:-1]
     assert [r["cycle"] for r in log] == list(range(31))
     assert [r["step"] for r in log] == [5 * k for k in range(31)]
-    assert [r["phase"] for r in closed[:6]] == ["cold"] * 6
-    assert all(r["phase"] == "surrogate" for r in log[6:])
+    # Algorithm 1: one RandomSelect, then n_ini = 6 weighted picks, then the surrogate
+    assert [r["phase"] for r in closed[:7]] == ["cold"] * 7
+    assert all(r["phase"] == "surrogate" for r in log[7:])
     labels = [label(c) for c in expand(PAPER5)]
-    for r in log[6:]:
+    for r in log[7:]:
         assert [c["config"] for c in r["candidates"]] == labels
         best = max(r["candidates"], key=lambda c: c["acq"])
         assert r["config"] == best["config"]  # the acquisition's argmax trains next

@@ -29,6 +29,7 @@ ALL = (
     "padam",
     "adabound",
     "agd",
+    "prodigy",  # beyond the paper (issue 14)
 )
 
 # lrs suited to each optimizer on Rosenbrock from the figure start (-1.5, 2), f = 12.5.
@@ -46,6 +47,7 @@ ROSENBROCK_LR = {
     "padam": 0.05,
     "adabound": 1e-3,
     "agd": 0.1,
+    "prodigy": 1.0,
 }
 
 
@@ -53,7 +55,7 @@ def _param():
     return torch.nn.Parameter(torch.tensor([0.5, -1.0, 2.0]))
 
 
-def test_names_are_the_papers_optimizers():
+def test_names_are_the_papers_optimizers_and_prodigy():
     assert tuple(optimizers.names()) == ALL
     assert set(ROSENBROCK_LR) == set(ALL)
 
