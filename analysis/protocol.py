@@ -391,6 +391,7 @@ TABLES: dict[str, TableSpec] = {
             T7_COLS,
             (TRAIN, ACC, TIME, OMEGA),
             "table7",
+            versus=("random", "cyclical", "halve"),
         ),
         TableSpec(
             "table8",

@@ -2,7 +2,7 @@
 observations that wait for the compressor.
 
 A GP input is the compressed parameter state at a cycle's start (followed, with DOIT+'s ``context``, by
-where training is: the log of the last kept cycle's mean loss) and then the candidate's hyperparameters
+where training is: the log of the loss level, `doit.cycle.Cycle.level`) and then the candidate's hyperparameters
 (`doit.space.hyper_vector`, ambiguity 12). The compressor is fitted once, on the
 snapshots of the cold-start cycles plus the current one (ambiguity 5); observations made before that
 wait in a queue with their raw snapshots and enter the GPs when it is fitted.

@@ -5,8 +5,8 @@
 #   mnist (conf/scale/mnist.yaml): Table 1's and Table 7's rows on the real MNIST, 3 seeds. The data:
 #     $MNIST_ROOT (torchvision's layout or the four .gz files), else ../shared/data/mnist when it exists
 #     (this project's machines), else torchvision downloads it into $DOIT_DATA (default ./data).
-# JOBS queues run side by side (experiments dealt round-robin, largest first), each a basic-launcher
-# multirun (one process, runs one after another, threads=1): on a 2-core machine JOBS=2 uses both cores.
+# JOBS workers run side by side, each taking the next experiment of the list (largest first) as a
+# basic-launcher multirun (one process, runs one after another, threads=1): on 2 cores JOBS=2 uses both.
 # EXPERIMENTS replaces the scale's list; OVERRIDES (Hydra overrides) is appended to every multirun (the CI
 # test runs a reduced form through this script: one seed, two methods, a few hundred steps).
 # table5_* and imagenet_* are left out of embedded: there they are the digits/CNN runs of table1 again.
@@ -35,8 +35,15 @@ esac
 read -r -a EXPERIMENTS <<< "${EXPERIMENTS:-${DEFAULT[*]}}"
 read -r -a EXTRA <<< "${OVERRIDES:-}"
 start=$SECONDS
-run_queue() {
-  for exp in "$@"; do
+# a work list of one file per experiment (largest first); each of the JOBS workers claims the next one with
+# an atomic rename, so a worker that finishes early takes what is left (no fixed round-robin split)
+todo=$(mktemp -d)
+trap 'rm -rf "$todo"' EXIT
+for i in "${!EXPERIMENTS[@]}"; do printf '%s' "${EXPERIMENTS[i]}" > "$todo/$(printf '%03d' "$i")"; done
+worker() {
+  for item in "$todo"/[0-9][0-9][0-9]; do
+    mv "$item" "$item.taken" 2> /dev/null || continue
+    exp=$(< "$item.taken")
     t0=$SECONDS
     "$PY" -m runners.train -m "experiment=${exp}" "scale=${SCALE}" threads=1 \
       "hydra.sweep.dir=${RESULTS}/sweeps/${exp}_${SCALE}" "${EXTRA[@]}" > /dev/null \
@@ -45,15 +52,9 @@ run_queue() {
   done
 }
 pids=()
-for ((q = 0; q < JOBS; q++)); do
-  queue=()
-  for i in "${!EXPERIMENTS[@]}"; do
-    if ((i % JOBS == q)); then queue+=("${EXPERIMENTS[i]}"); fi
-  done
-  if ((${#queue[@]})); then
-    run_queue "${queue[@]}" &
-    pids+=($!)
-  fi
+for ((w = 0; w < JOBS; w++)); do
+  worker &
+  pids+=($!)
 done
 for pid in "${pids[@]}"; do wait "$pid"; done
 "$PY" -m analysis tables --results "$RESULTS" --out "$REPORT/tables"

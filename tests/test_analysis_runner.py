@@ -72,3 +72,35 @@ def test_figure_11_matches_a_runner_written_run_to_its_grid_point(results):
     assert _in_grid("sgdm", hyper, {"sgdm": {"lr": [0.1, 0.05], "momentum": [0.9]}})
     assert not _in_grid("sgdm", hyper, {"sgdm": {"lr": [0.1, 0.01], "momentum": [0.9]}})  # lr 0.05 not in it
     assert not _in_grid("sgdm", hyper, {"sgdm": {"lr": [0.05], "momentum": [0.5]}})
+
+
+def test_beyond_table_compares_doit_plus_with_the_best_single_and_each_other_row(tmp_path):
+    """The DOIT+ comparison (issue 14) on files the real runner wrote through the beyond_* experiments."""
+    from analysis import protocol, tables
+
+    common = ["scale=embedded", "model=cnn", "seed=100", "epochs=2", f"hydra.sweep.dir={tmp_path}/sweeps"]
+    for experiment, sweep in (
+        ("beyond_grid", ["method=adam", "lr=0.01,0.001"]),
+        ("beyond_fixed", ["method=doit,doit_plus,bandit"]),
+    ):
+        done = run_cli(
+            [
+                "-m",
+                f"experiment={experiment}",
+                *common,
+                *sweep,
+                f"hydra.sweep.subdir={experiment}_${{hydra.job.num}}",
+            ]
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+    built = tables.build(protocol.BEYOND, load_results(tmp_path).runs, tables.load_paper(), "embedded")
+    diffs = built.diffs.set_index("against")
+    assert set(diffs["ours"]) == {"DOIT+ (beyond the paper)"}
+    assert list(diffs.index) == [
+        "best baseline: Adam",
+        "DOIT (ours)",
+        "bandit (discounted UCB + backtracking)",
+    ]
+    assert diffs.loc["best baseline: Adam", "picked on"] == "val_acc"
+    assert (diffs["wall-time ratio (ours/them)"] > 0).all()
+    assert any("method=prodigy" in c and "seed=100,101,102,103,104" in c for c in built.missing)
