@@ -7,7 +7,7 @@ TOYS ?= paper
 LAUNCHER ?= basic
 JOBS ?= 2              # reproduce-*: experiment queues side by side (scripts/reproduce.sh)
 
-.PHONY: install demo test lint bench tables toys figures sweep reproduce-embedded reproduce-mnist slurm-up slurm-down
+.PHONY: install demo test lint bench tables toys figures sweep reproduce-embedded reproduce-mnist reproduce-beyond slurm-up slurm-down
 
 install:
 	$(PY) -m pip install -e ".[dev]"
@@ -43,6 +43,12 @@ reproduce-embedded:
 
 reproduce-mnist:
 	RESULTS=$(RESULTS) REPORT=$(REPORT) PY=$(PY) JOBS=$(JOBS) bash scripts/reproduce.sh mnist
+
+# DOIT+ (README "Beyond the paper") on its confirmation seeds, at both CPU scales
+BEYOND = beyond_grid beyond_ablations beyond_fixed beyond_prodigy
+reproduce-beyond:
+	EXPERIMENTS="$(BEYOND)" RESULTS=$(RESULTS) REPORT=$(REPORT) PY=$(PY) JOBS=$(JOBS) bash scripts/reproduce.sh embedded
+	EXPERIMENTS="$(BEYOND)" RESULTS=$(RESULTS) REPORT=$(REPORT) PY=$(PY) JOBS=$(JOBS) bash scripts/reproduce.sh mnist
 
 slurm-up:
 	scripts/slurm/start.sh
