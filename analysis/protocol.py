@@ -119,7 +119,6 @@ LABELS = {
     "doit_plus": "DOIT+ (beyond the paper)",
     "bandit": "bandit (discounted UCB + backtracking)",
     "plus_no_inherit": "DOIT+ w/o inherit",
-    "plus_no_progress": "DOIT+ w/o progress score (eq. 2)",
     "plus_no_rollback": "DOIT+ w/o rollback",
     "plus_no_thompson": "DOIT+ w/o Thompson (argmax)",
     "plus_no_context": "DOIT+ w/o context input",
@@ -241,7 +240,7 @@ CONFIRM_SEEDS = {
     "embedded": (100, 101, 102, 103, 104),
     "mnist": (100, 101, 102, 103, 104),
 }
-PLUS_KNOBS = ("inherit", "progress", "rollback", "thompson", "context")
+PLUS_KNOBS = ("inherit", "rollback", "thompson", "context")  # method=doit_plus's knobs (conf/method/)
 _BEYOND_COLS = (
     _col("usps", "resnet18", embedded=_CNN, mnist=_MNIST),
     _col("usps", "vit", embedded=_MLP),

@@ -109,7 +109,7 @@ class DOIT(torch.optim.Optimizer):
         schedule = checks.choice("schedule", schedule, Schedule)
         initial = checks.choice("initial", initial, Initial)
         if rollback_rise is not None:
-            rollback_rise = checks.number("rollback_rise", rollback_rise, 1.0, open_low=True)
+            rollback_rise = checks.number("rollback_rise", rollback_rise, 1.0)
         gamma = checks.number("gamma", gamma, 0.0, 1.0, open_low=True)
         self.context = bool(context)
         super().__init__(params, {"lr": 1.0, "momentum": None})
