@@ -1,6 +1,9 @@
 """DOIT controller overhead: ms per switch cycle at N observations, and its share of wall time.
 
-    python benchmarks/controller_overhead.py [--quick]
+    python benchmarks/controller_overhead.py [--quick] [--plus]
+
+``--plus``: DOIT+ (`method=doit_plus`: inherit, rollback_rise 2, Thompson sampling, the context input)
+instead of the paper's DOIT.
 
 1. ms per cycle at N = 100, 1,000 and 5,000 observations over the five surrogates (one per optimizer type) of paper15
    (each holds a full window from N = 1,000 on), with a ResNet18-sized classifier head (512 x 10) as
@@ -25,13 +28,21 @@ from torch import nn
 import doit
 from doit.space import hyper_vector
 
-PAPER5 = {
-    "sgd": {"lr": [0.01]},
-    "sgdm": {"lr": [0.01], "momentum": [0.9]},
-    "adagrad": {"lr": [0.01]},
-    "rmsprop": {"lr": [0.001]},
-    "adam": {"lr": [0.001]},
+LRS = [0.1, 0.01, 0.001]
+PAPER15 = {  # conf/space/paper15.yaml
+    "sgd": {"lr": LRS},
+    "sgdm": {"lr": LRS, "momentum": [0.9]},
+    "adagrad": {"lr": LRS},
+    "rmsprop": {"lr": LRS},
+    "adam": {"lr": LRS},
 }
+PLUS = {
+    "inherit": True,
+    "rollback_rise": 2.0,
+    "acquirer": "thompson",
+    "context": True,
+}  # conf/method/doit_plus
+KNOBS: dict = {}  # the DOIT keyword arguments every benchmark adds (PLUS with --plus)
 
 
 def prefill(opt: doit.DOIT, n_obs: int, seed: int = 0) -> None:
@@ -43,6 +54,8 @@ def prefill(opt: doit.DOIT, n_obs: int, seed: int = 0) -> None:
     for k in range(n_obs):
         candidate = opt.configs[k % len(opt.configs)]
         x_state = bank.compressor.transform([rng.normal(size=d) for d in dims])
+        if opt.context:  # DOIT+: the log loss level follows the compressed state
+            x_state = np.append(x_state, rng.normal())
         bank.surrogates[candidate.optimizer].add(
             np.concatenate([x_state, hyper_vector(candidate)]), float(np.tanh(rng.normal(scale=0.3)))
         )
@@ -51,7 +64,7 @@ def prefill(opt: doit.DOIT, n_obs: int, seed: int = 0) -> None:
 def ms_per_cycle(n_obs: int, cycles: int) -> float:
     torch.manual_seed(0)
     head = nn.Linear(512, 10)
-    opt = doit.DOIT(head.parameters(), space=PAPER5, tau=1, n_ini=0, seed=0)
+    opt = doit.DOIT(head.parameters(), space=PAPER15, tau=1, n_ini=0, seed=0, **KNOBS)
     prefill(opt, n_obs)
     x, y = torch.randn(64, 512), torch.randint(0, 10, (64,))
     loss = nn.functional.cross_entropy(head(x), y)
@@ -67,16 +80,12 @@ def ms_per_cycle(n_obs: int, cycles: int) -> float:
 def surrogate_ms_per_cycle(n_obs: int, cycles: int) -> float:
     """The surrogates' part of a cycle: one update plus the prediction of every candidate."""
     torch.manual_seed(0)
-    opt = doit.DOIT(nn.Linear(512, 10).parameters(), space=PAPER5, tau=1, n_ini=0, seed=0)
+    opt = doit.DOIT(nn.Linear(512, 10).parameters(), space=PAPER15, tau=1, n_ini=0, seed=0, **KNOBS)
     prefill(opt, n_obs)
     rng = np.random.default_rng(1)
     bank = opt.selector.bank
-    inputs = [
-        np.concatenate(
-            [rng.normal(size=bank.compressor.transform([rng.normal(size=5130)]).shape), hyper_vector(c)]
-        )
-        for c in opt.configs
-    ]
+    width = bank.compressor.transform([rng.normal(size=5130)]).size + int(opt.context)
+    inputs = [np.concatenate([rng.normal(size=width), hyper_vector(c)]) for c in opt.configs]
     t0 = time.perf_counter()
     for k in range(cycles):
         candidate = opt.configs[k % len(opt.configs)]
@@ -99,11 +108,12 @@ def digits_share(epochs: int) -> tuple[float, float, float]:
     model = SmallCNN(data.input_shape, data.num_classes)
     opt = doit.DOIT(
         model.parameters(),
-        space=PAPER5,
+        space=PAPER15,
         tau=25,
         n_ini=20,
         seed=0,
         state=[(n, p) for n, p in model.named_parameters() if n.startswith("fc.")],
+        **KNOBS,
     )
     t0 = time.perf_counter()
     for epoch in range(epochs):
@@ -123,11 +133,12 @@ def resnet18_share(cycles: int, n_obs: int) -> tuple[float, float, float, float]
     model = resnet18(num_classes=10)
     opt = doit.DOIT(
         model.parameters(),
-        space=PAPER5,
+        space=PAPER15,
         tau=25,
         n_ini=0,
         seed=0,
         state=[(n, p) for n, p in model.named_parameters() if n.startswith("fc.")],
+        **KNOBS,
     )
     prefill(opt, n_obs)
     x, y = torch.randn(64, 3, 32, 32), torch.randint(0, 10, (64,))
@@ -152,9 +163,12 @@ def resnet18_share(cycles: int, n_obs: int) -> tuple[float, float, float, float]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer cycles (a smoke run)")
+    parser.add_argument("--plus", action="store_true", help="DOIT+ (method=doit_plus) instead of DOIT")
     args = parser.parse_args()
+    KNOBS.update(PLUS if args.plus else {})
     cycles = 50 if args.quick else 300
-    print(f"DOIT controller overhead (CPU, {torch.get_num_threads()} torch threads)")
+    name = "DOIT+" if args.plus else "DOIT"
+    print(f"{name} controller overhead (CPU, {torch.get_num_threads()} torch threads)")
     for n in (100, 1000, 5000):
         print(
             f"  N = {n:>5} observations: surrogates (update + predict all) "

@@ -50,5 +50,5 @@ def test_reduced_reproduce_mnist_runs_tables_and_figures(tmp_path):
     assert records["adabound"]["metrics"]["final_test_acc"] > 50  # real data, a real model: far above chance
     table = (tmp_path / "rep" / "tables" / "table1_mnist.md").read_text()
     assert "mnist/cnn [paper: mnist/resnet18]" in table and "99.51 ± 0.01" in table  # the paper's DOIT cell
-    assert "| AdaBound | val_acc |" in table  # DOIT against the validation-picked best baseline
+    assert "| DOIT (ours) | best baseline: AdaBound | val_acc |" in table  # picked on validation
     assert (tmp_path / "rep" / "figures" / "doit_switching_mnist_mnist_cnn.png").stat().st_size > 0
