@@ -187,7 +187,8 @@ def default_lrs() -> dict[str, float]:
 def _beyond(spec, runs, column, scale, ours, acc, select_on) -> dict:
     """Best of K default optimizers (each single optimizer's lr-grid run at its registry default lr,
     ``doit.optimizers.info(name).defaults["lr"]``: what one would run without tuning; DOIT's own space
-    holds 3 lrs per optimizer), and the expected best of the default runs DOIT's time would buy."""
+    holds 3 lrs per optimizer), and the expected best of the default runs that the time of ``spec.ours``
+    (DOIT, or DOIT+) would buy."""
     lrs = default_lrs()
     defaults = []
     for row in (r for r in spec.rows if r.grid and r.key in lrs):
@@ -211,10 +212,10 @@ def _beyond(spec, runs, column, scale, ours, acc, select_on) -> dict:
         "best of K": best_label,
         "best-of-K acc": best[acc].mean(),
         "best-of-K cost (s)": sum(c["train_time_s"].mean() for _, c in defaults),
-        "DOIT acc": ours[acc].mean(),
-        "DOIT cost (s, train+transfer)": doit_cost,
-        "DOIT cold-start share of cycles": min(cold, 1.0) if not math.isnan(cold) else math.nan,
-        "default runs at DOIT's cost": m,
+        "ours acc": ours[acc].mean(),
+        "ours cost (s, train+transfer)": doit_cost,
+        "ours cold-start share of cycles": min(cold, 1.0) if not math.isnan(cold) else math.nan,
+        "default runs at our cost": m,
         "equal-compute E[best of m defaults]": stats.expected_best_of(means, m),
     }
 
