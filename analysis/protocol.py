@@ -243,8 +243,9 @@ CONFIRM_SEEDS = {
 }
 PLUS_KNOBS = ("inherit", "rollback", "thompson", "context")  # method=doit_plus's knobs (conf/method/)
 _BEYOND_COLS = (
-    _col("usps", "resnet18", embedded=_CNN, mnist=_MNIST),
+    _col("usps", "resnet18", embedded=_CNN),
     _col("usps", "vit", embedded=_MLP),
+    _col("mnist", "resnet18", mnist=_MNIST),
 )
 
 
