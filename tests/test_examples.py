@@ -3,10 +3,8 @@ batches and DOIT switches. Skipped where the files are absent (a user's machine)
 
 from __future__ import annotations
 
-import gzip
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -34,12 +32,9 @@ def mnist_root(tmp_path):
     """torchvision's layout ``<root>/MNIST/raw/<file>`` (decompressed) from the shared gz files."""
     if not all((SOURCE / f"{name}.gz").is_file() for name in FILES):
         pytest.skip(f"real MNIST not found in {SOURCE}")
-    raw = tmp_path / "data" / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    for name in FILES:
-        with gzip.open(SOURCE / f"{name}.gz", "rb") as src, open(raw / name, "wb") as dst:
-            shutil.copyfileobj(src, dst)
-    return tmp_path / "data"
+    from runners.data.mnist import stage_gzipped
+
+    return stage_gzipped(SOURCE, tmp_path / "data")
 
 
 def test_mnist_example_trains_with_doit(mnist_root, tmp_path):

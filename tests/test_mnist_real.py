@@ -3,13 +3,12 @@ through the runner reaches >= 97% test accuracy (training on 54,000: 6,000 are t
 
 from __future__ import annotations
 
-import gzip
-import shutil
 from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
 
+from runners.data.mnist import stage_gzipped
 from runners.schema import CONF_DIR
 from runners.train import run
 
@@ -26,11 +25,7 @@ FILES = [
 def test_small_cnn_one_epoch_on_real_mnist(tmp_path):
     if not all((SOURCE / f"{name}.gz").is_file() for name in FILES):
         pytest.skip(f"real MNIST not found in {SOURCE}")
-    raw = tmp_path / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    for name in FILES:
-        with gzip.open(SOURCE / f"{name}.gz", "rb") as src, open(raw / name, "wb") as dst:
-            shutil.copyfileobj(src, dst)
+    stage_gzipped(SOURCE, tmp_path)  # torchvision's layout: <root>/MNIST/raw/<file>
     overrides = [
         "dataset=mnist",
         f"dataset.root={tmp_path}",
@@ -58,11 +53,9 @@ def test_small_cnn_one_epoch_on_real_mnist(tmp_path):
 def test_a_folder_of_the_gzipped_files_is_staged_once_and_md5_checked(tmp_path, monkeypatch):
     if not all((SOURCE / f"{name}.gz").is_file() for name in FILES):
         pytest.skip(f"real MNIST not found in {SOURCE}")
-    from runners.data import mnist
-
-    root = mnist.stage_gzipped(SOURCE, tmp_path / "staged")
+    root = stage_gzipped(SOURCE, tmp_path / "staged")
     raw = root / "MNIST" / "raw"
     assert sorted(p.name for p in raw.iterdir()) == sorted(FILES)
     first = {p.name: p.stat().st_mtime_ns for p in raw.iterdir()}
-    mnist.stage_gzipped(SOURCE, tmp_path / "staged")  # already there with the right md5: not rewritten
+    stage_gzipped(SOURCE, tmp_path / "staged")  # already there with the right md5: not rewritten
     assert {p.name: p.stat().st_mtime_ns for p in raw.iterdir()} == first
