@@ -23,8 +23,10 @@ The test set is never touched. Model selection reads ``val_*``; DOIT and transfe
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -62,6 +64,12 @@ class DataBundle:
     input_shape: tuple = ()
     metrics: list[str] = field(default_factory=lambda: ["acc"])  # "acc", "f1", "acc1", "acc3", "acc5"
     val: Batches | None = None
+
+
+def cache_dir() -> Path:
+    """Files the suite derives once and reuses (pre-trained digits weights, staged MNIST): ``$DOIT_CACHE``,
+    default ``~/.cache/doit-repro``."""
+    return Path(os.environ.get("DOIT_CACHE", Path.home() / ".cache" / "doit-repro")).expanduser()
 
 
 def shuffle_generator(seed: int, epoch: int) -> torch.Generator:
@@ -140,7 +148,6 @@ def val_split(dataset_cfg, labels) -> tuple[np.ndarray, np.ndarray] | None:
 
 def check_dataset(dataset_cfg) -> None:
     """The dataset keys' ranges and paths, before anything is loaded (``ConfigError`` naming the key)."""
-    from pathlib import Path
 
     registered("dataset.loader", dataset_cfg.loader, LOADERS)
     for key in _FRACTIONS:

@@ -18,9 +18,8 @@ from pathlib import Path
 from omegaconf import OmegaConf
 from torchvision.datasets import MNIST
 
-from runners.data import DataBundle
+from runners.data import DataBundle, cache_dir
 from runners.data.vision import image_bundle, open_torchvision
-from runners.models.digits_pretrain import cache_dir
 from runners.results import atomic
 from runners.schema import bad
 

@@ -12,21 +12,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from runners.data import cache_dir
 from runners.data.digits import split
 from runners.results import atomic
 
 PRETRAIN_SEED = 0
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("DOIT_CACHE", Path.home() / ".cache" / "doit-repro")).expanduser()
 
 
 def _train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int) -> None:
