@@ -49,6 +49,17 @@ class RunInfo:
     compression: str | None = None
     initial: str | None = None
     schedule: str | None = None
+    pretrained: bool | None = None  # whether pre-trained weights were loaded (null: not recorded)
+    train_size: int | None = None  # the training subset drawn before the validation split (null: all)
+
+
+@dataclass
+class Environment:
+    """Where a run ran (provenance): the device, torch's version and the code's git commit."""
+
+    device: str  # "cpu" or "cuda: <GPU name>"
+    torch: str
+    commit: str | None = None  # git commit of the checkout ($DOIT_COMMIT where the tree has no .git)
 
 
 @dataclass
@@ -114,6 +125,7 @@ class Result:
     doit: DoitSummary | None = None
     diverged_step: int | None = None  # status "diverged": the step of the first non-finite loss
     config: dict = field(default_factory=dict)  # the composed config, for people; analysis never reads it
+    env: Environment | None = None
     nonfinite: list = field(default_factory=list)
     schema: int = SCHEMA
 

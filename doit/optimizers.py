@@ -2,7 +2,8 @@
 
 Single optimizers (paper Sec. 5.1, Appendix C/D) are PyTorch's with PyTorch defaults except ``lr``.
 Hybrid optimizers (SWATS, Padam, AdaBound) come from pytorch_optimizer, set to the original
-authors' defaults; AGD (the ICLR 2026 version's fourth hybrid) is `doit.agd.AGD`.
+authors' defaults; AGD (the ICLR 2026 version's fourth hybrid) is `doit.agd.AGD`. Beyond the paper: the
+tuning-free optimizers Prodigy, schedule-free AdamW and SGD, and D-Adaptation Adam (pytorch_optimizer).
 `info(name)` gives each record; `create(name, params, **hyper)` builds one.
 """
 
@@ -172,6 +173,15 @@ _RECORDS = [
     # practice, so that result.json's hyperparameters stay finite (strict JSON).
     OptimInfo(
         "prodigy", pytorch_optimizer.Prodigy, {"lr": 1.0, "growth_rate": 1e30}, "Mishchenko & Defazio 2024"
+    ),
+    # The tuning-free family (one run, no lr search), each at its authors' defaults; checked against the
+    # authors' packages (schedulefree, dadaptation) in tests/test_tuning_free.py. Schedule-free optimizers
+    # evaluate at their averaged iterate: the runner calls ``optimizer.eval()`` / ``.train()`` around
+    # every evaluation (``runners.loop``). D-Adaptation's growth_rate inf as 1e30 (strict JSON), as Prodigy.
+    OptimInfo("schedulefree_adamw", pytorch_optimizer.ScheduleFreeAdamW, {}, "Defazio et al. 2024"),
+    OptimInfo("schedulefree_sgd", pytorch_optimizer.ScheduleFreeSGD, {}, "Defazio et al. 2024"),
+    OptimInfo(
+        "dadapt_adam", pytorch_optimizer.DAdaptAdam, {"growth_rate": 1e30}, "Defazio & Mishchenko 2023"
     ),
 ]
 _REGISTRY = {record.name: record for record in _RECORDS}

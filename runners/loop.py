@@ -133,6 +133,37 @@ def evaluate(model, batches, metrics: list[str], num_classes: int, amp_ctx) -> d
     return out
 
 
+BN_BATCHES = 50  # training batches that re-estimate BatchNorm statistics at a schedule-free average
+
+
+@contextlib.contextmanager
+def averaged_iterate(optimizer, model, train_batches, amp_ctx):
+    """Evaluate a schedule-free optimizer (it has ``eval()``/``train()``) at its averaged iterate ``x``.
+
+    Its authors' usage (Defazio et al. 2024, the ``schedulefree`` README): ``optimizer.eval()`` before an
+    evaluation and ``optimizer.train()`` after; a model with BatchNorm first re-estimates its running
+    statistics at ``x`` with forward passes in training mode (the first ``BN_BATCHES`` unshuffled training
+    batches, no gradients). Any other optimizer: nothing happens.
+    """
+    if not (hasattr(optimizer, "eval") and hasattr(optimizer, "train")):
+        yield
+        return
+    optimizer.eval()
+    try:
+        if any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+            was_training = model.training
+            model.train()
+            with torch.no_grad():
+                for _, batch in zip(range(BN_BATCHES), train_batches, strict=False):
+                    inputs, _, is_dict = split_batch(batch)
+                    with amp_ctx():
+                        logits_of(model, inputs, is_dict)
+            model.train(was_training)
+        yield
+    finally:
+        optimizer.train()
+
+
 class Trainer:
     """Runs the epochs; ``on_checkpoint()`` persists everything, ``on_epoch(state)`` writes per-epoch files."""
 
@@ -301,11 +332,12 @@ class Trainer:
             "train_acc": 100.0 * torch.stack(s.epoch_correct).sum().item() / max(s.epoch_seen, 1),
         }
         data = self.data
-        test = evaluate(self.model, data.test, data.metrics, data.num_classes, self.amp_ctx)
-        row.update({f"test_{k}": v for k, v in test.items()})
-        if data.val is not None:
-            val = evaluate(self.model, data.val, data.metrics, data.num_classes, self.amp_ctx)
-            row.update({f"val_{k}": v for k, v in val.items()})
+        with averaged_iterate(self.optimizer, self.model, data.train, self.amp_ctx):
+            test = evaluate(self.model, data.test, data.metrics, data.num_classes, self.amp_ctx)
+            row.update({f"test_{k}": v for k, v in test.items()})
+            if data.val is not None:
+                val = evaluate(self.model, data.val, data.metrics, data.num_classes, self.amp_ctx)
+                row.update({f"val_{k}": v for k, v in val.items()})
         if self.is_doit:
             row["optimizer"] = label(self.optimizer.current) if self.optimizer.current else None
         s.train_time_s += time.perf_counter() - t0

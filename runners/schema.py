@@ -120,6 +120,9 @@ class TorchvisionModel(ModelConfig):
     tiny: bool = False  # tests: a small random network of the same family
     in_channels: int = 3
     image_size: int | None = None
+    # pretrained=true and the ImageNet weights not cached: "error" (one line) or "scratch" (one line, then
+    # train from random weights; result.json records run.pretrained false)
+    weights_missing: str = "error"
 
 
 @dataclass

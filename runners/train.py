@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from analysis.record import DoitSummary, Metrics, Result, RunInfo, Timing
 from doit.compression import select_state
-from runners import checkpoint, config, results, rundir
+from runners import checkpoint, config, provenance, results, rundir
 from runners.config import compose, owner
 from runners.data import build_data
 from runners.loop import Diverged, Trainer
@@ -90,7 +90,8 @@ def run(cfg: DictConfig, out_dir: Path, choices: dict | None = None) -> Result:
     trainer.progress.close()
     if cfg.plot:
         _plot(cfg, out_dir, trainer.state, opt if is_doit else None)
-    result = _result(cfg, choices, settings, trainer.state, opt, transfer, elapsed(), diverged)
+    result = _result(cfg, choices, settings, trainer.state, model, opt, transfer, elapsed(), diverged)
+    result.env = provenance.environment(device)
     results.write_result(out_dir / "result.json", result)
     print(summary(result))
     return result
@@ -187,7 +188,9 @@ def _plot(cfg, out_dir: Path, loop_state, doit_opt) -> None:
     )
 
 
-def _result(cfg, choices: dict, settings: dict, state, opt, transfer, wall_s: float, diverged) -> Result:
+def _result(
+    cfg, choices: dict, settings: dict, state, model, opt, transfer, wall_s: float, diverged
+) -> Result:
     """The run's record (``analysis.record``): what ran, its effective hyperparameters, metrics, timing."""
     m, is_doit = cfg.method, cfg.method.kind == "doit"
     last = state.metrics[-1] if state.metrics else {}
@@ -213,6 +216,8 @@ def _result(cfg, choices: dict, settings: dict, state, opt, transfer, wall_s: fl
         compression=doit_only(settings["method"]["compression"]),
         initial=doit_only(settings["method"]["initial"]),
         schedule=doit_only(settings["method"]["schedule"]),
+        pretrained=bool(getattr(model, "weights_loaded", cfg.model.get("pretrained", False))),
+        train_size=cfg.dataset.get("train_size"),
     )
     metrics = Metrics(
         final_test_acc=last.get("test_acc"),

@@ -7,7 +7,8 @@ Then ``omega_p = omega_p_probe(features, labels)`` (the performance-based metric
 in [0, 1]), ``omega_d = [LogME(features, labels), LEEP(source_probs, labels)]`` (LEEP only with a
 source head) and ``omega_t = transferability_weight(omega_p, omega_d, beta)`` (eq. 6).
 
-Rule for training from scratch (``model.pretrained=false``, ambiguity 6): ``omega_t = 0.0`` (no
+Rule for training from scratch (``model.pretrained=false``, or ImageNet weights missing under
+``model.weights_missing=scratch``; ambiguity 6): ``omega_t = 0.0`` (no
 transferability: the full exploration weight of eq. 5) and nothing is computed. A float in
 ``method.omega_t`` is used as given. The cost (``time_s``) is reported separately from the training
 time (the "+N" seconds of Tables 2 and 6).
@@ -77,7 +78,7 @@ def estimate_transferability(model: nn.Module, data, cfg) -> dict:
     fixed = _get(cfg, "method.omega_t")
     if fixed is not None:
         return dict(omega_t=float(fixed), omega_p=None, logme=None, leep=None, time_s=0.0)
-    if not _get(cfg, "model.pretrained", False):
+    if not getattr(model, "weights_loaded", _get(cfg, "model.pretrained", False)):
         return dict(omega_t=0.0, omega_p=None, logme=None, leep=None, time_s=time.perf_counter() - start)
     n = int(_get(cfg, "method.transfer_samples", SAMPLES))
     feats, labels, probs = _features(model, data.train, n)

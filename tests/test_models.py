@@ -75,6 +75,26 @@ def test_pretrained_weights_missing_offline_is_one_line(tmp_path, monkeypatch):
     assert "\n" not in text and "model.pretrained" in text and "resnet18" in text
 
 
+def test_weights_missing_scratch_trains_from_random_weights_with_one_line(tmp_path, monkeypatch, caplog):
+    def no_network(*_args, **_kw):
+        raise AssertionError("weights_missing=scratch must not try to download")
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
+    model = build_model(cfg("resnet18", pretrained=True, tiny=False, weights_missing="scratch"), DATA)
+    assert model.weights_loaded is False and not hasattr(model, "source_head")
+    lines = [r.getMessage() for r in caplog.records if "weights_missing" in r.getMessage()]
+    assert len(lines) == 1 and "\n" not in lines[0] and "training from scratch" in lines[0]
+    assert str(tmp_path) in lines[0]
+
+
+def test_weights_missing_accepts_error_or_scratch():
+    with pytest.raises(ConfigError, match="model.weights_missing"):
+        from runners.models import check_model
+
+        check_model(cfg("resnet18", weights_missing="maybe"))
+
+
 def test_text_checkpoint_missing_is_one_line(tmp_path):
     pytest.importorskip("transformers")
     with pytest.raises(ConfigError) as err:

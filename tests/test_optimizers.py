@@ -29,7 +29,10 @@ ALL = (
     "padam",
     "adabound",
     "agd",
-    "prodigy",  # beyond the paper (issue 14)
+    "prodigy",  # beyond the paper: the tuning-free family
+    "schedulefree_adamw",
+    "schedulefree_sgd",
+    "dadapt_adam",
 )
 
 # lrs suited to each optimizer on Rosenbrock from the figure start (-1.5, 2), f = 12.5.
@@ -48,6 +51,9 @@ ROSENBROCK_LR = {
     "adabound": 1e-3,
     "agd": 0.1,
     "prodigy": 1.0,
+    "schedulefree_adamw": 0.1,
+    "schedulefree_sgd": 0.01,
+    "dadapt_adam": 3.0,  # its default 1.0 halves f in 500 steps: d grows slowly from d0 = 1e-6
 }
 
 

@@ -36,6 +36,9 @@ def check_model(model_cfg) -> None:
             or (value is not None and not sizes)
         ):
             raise bad(f"model.{key}", f"must be a layer size >= 1 or a non-empty list of them, got {value!r}")
+    missing = model_cfg.get("weights_missing")
+    if missing is not None and missing not in ("error", "scratch"):
+        raise bad("model.weights_missing", f"must be error or scratch, got {missing!r}")
     lora = model_cfg.get("lora")
     if lora is not None and (lora.r < 1 or not 0 <= lora.dropout < 1):
         raise bad("model.lora", f"needs r >= 1 and 0 <= dropout < 1, got r={lora.r}, dropout={lora.dropout}")

@@ -2,7 +2,8 @@
 
 The ImageNet classifier is replaced by a fresh one for the task (``model.head_modules`` names it);
 with ``pretrained=true`` the original 1,000-class classifier is kept frozen as ``model.source_head``
-for LEEP (``runners/transfer.py``). ``tiny=true`` builds a small random network of the same family
+for LEEP (``runners/transfer.py``). ``weights_missing=scratch`` trains from random weights, with one
+line, when the ImageNet weights are not in torch's cache (``model.weights_loaded`` says which ran). ``tiny=true`` builds a small random network of the same family
 (ResNet with one block per stage, MobileNet V2 at width 0.25) for tests.
 """
 
@@ -12,7 +13,7 @@ from torch import nn
 from torchvision import models
 from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 
-from runners.models.weights import load_or_explain
+from runners.models.weights import load_or_explain, use_cached
 
 ARCHS = {
     "resnet18": (models.resnet18, models.ResNet18_Weights.IMAGENET1K_V1, "fc"),
@@ -32,12 +33,15 @@ def _tiny(arch: str) -> nn.Module:
 def build(cfg, data) -> nn.Module:
     """``cfg.arch`` with a new ``data.num_classes``-way head; ImageNet weights if ``cfg.pretrained``."""
     factory, weights, head = ARCHS[cfg.arch]
-    if cfg.get("tiny", False):
+    what = f"{cfg.arch} ImageNet weights ({weights.url})"
+    tiny = cfg.get("tiny", False)
+    pretrained = bool(cfg.pretrained) and not (
+        not tiny and cfg.get("weights_missing") == "scratch" and not use_cached(weights.url, what)
+    )
+    if tiny:
         model = _tiny(cfg.arch)
-    elif cfg.pretrained:
-        model = load_or_explain(
-            lambda: factory(weights=weights), f"{cfg.arch} ImageNet weights ({weights.url})"
-        )
+    elif pretrained:
+        model = load_or_explain(lambda: factory(weights=weights), what)
     else:
         model = factory(weights=None)
     old = model.get_submodule(head)
@@ -45,7 +49,8 @@ def build(cfg, data) -> nn.Module:
     setattr(
         model.get_submodule(parent) if parent else model, leaf, nn.Linear(old.in_features, data.num_classes)
     )
-    if cfg.pretrained and not cfg.get("tiny", False):
+    if pretrained and not tiny:
         model.source_head = old.requires_grad_(False)
     model.head_modules = [head]
+    model.weights_loaded = pretrained and not tiny
     return model
