@@ -124,7 +124,8 @@ class Result:
     hyper: Hyper | None = None  # None for DOIT strategies (their candidates are run.space_grid)
     doit: DoitSummary | None = None
     diverged_step: int | None = None  # status "diverged": the step of the first non-finite loss
-    config: dict = field(default_factory=dict)  # the composed config, for people; analysis never reads it
+    # the composed config, for people; read only to fill run.pretrained / train_size of older records
+    config: dict = field(default_factory=dict)
     env: Environment | None = None
     nonfinite: list = field(default_factory=list)
     schema: int = SCHEMA
@@ -203,7 +204,7 @@ def _check_value(value, hint, where: str, nonfinite: frozenset = frozenset()):
         if isinstance(value, bool) or not isinstance(value, int):
             raise RecordError(f"{where}: expected an integer, got {type(value).__name__} {value!r:.40}")
         return value
-    expected = {str: str, dict: dict, list: list, Any: object}[hint]
+    expected = {str: str, bool: bool, dict: dict, list: list, Any: object}[hint]
     if not isinstance(value, expected):
         raise RecordError(f"{where}: expected {expected.__name__}, got {type(value).__name__} {value!r:.40}")
     return value
@@ -239,6 +240,7 @@ def from_dict(data) -> Result:
         frozenset(n for n in listed if isinstance(n, str)) if isinstance(listed, list) else frozenset()
     )
     result = _from(Result, data, "", nonfinite)
+    _settings_from_config(result, data.get("run", {}))
     for name in ACCURACY_FIELDS:
         value = getattr(result.metrics, name)
         if value is not None and not 0.0 <= value <= 100.0:
@@ -254,6 +256,16 @@ def from_dict(data) -> Result:
         raise RecordError("nonfinite: expected a list of field names")
     _check_grid(result.run.space_grid)
     return result
+
+
+def _settings_from_config(result: Result, run: dict) -> None:
+    """A record written before ``run.pretrained`` and ``run.train_size`` existed takes them from its composed
+    config (``model.pretrained``, ``dataset.train_size``): what ran, as no weights fallback existed then."""
+    model, dataset = result.config.get("model", {}), result.config.get("dataset", {})
+    if "pretrained" not in run and isinstance(model.get("pretrained"), bool):
+        result.run.pretrained = model["pretrained"]
+    if "train_size" not in run and isinstance(dataset.get("train_size"), int):
+        result.run.train_size = dataset["train_size"]
 
 
 def _check_grid(grid: dict | None) -> None:

@@ -51,6 +51,21 @@ def test_runner_records_carry_what_analysis_reads(results):
     assert (doit["initial"], doit["schedule"], doit["tau"], doit["n_ini"]) == ("weighted", "eq7", 5, 2)
 
 
+def test_runner_records_carry_settings_and_provenance(results):
+    result = record.loads((results / "sgdm" / "result.json").read_text())
+    assert (result.run.pretrained, result.run.train_size) == (False, None)
+    assert result.env.device == "cpu" and result.env.torch
+    assert result.env.commit is None or len(result.env.commit) == 40
+
+
+def test_an_older_record_takes_pretrained_and_train_size_from_its_config(results):
+    data = json.loads((results / "sgdm" / "result.json").read_text())
+    del data["run"]["pretrained"], data["run"]["train_size"], data["env"]
+    data["config"]["model"]["pretrained"], data["config"]["dataset"]["train_size"] = True, 500
+    result = record.from_dict(data)
+    assert (result.run.pretrained, result.run.train_size, result.env) == (True, 500, None)
+
+
 def test_a_diverged_run_is_loaded_as_diverged(results):
     result = record.loads((results / "diverged" / "result.json").read_text())
     assert result.status == "diverged" and result.diverged_step is not None
