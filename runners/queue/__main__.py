@@ -23,7 +23,10 @@ from runners.schema import ConfigError
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m runners.queue", description=__doc__.splitlines()[2])
+    parser = argparse.ArgumentParser(
+        prog="python -m runners.queue",
+        description="Run the runs of Hydra multiruns as one work queue of long-lived workers on this machine.",
+    )
     parser.add_argument(
         "--experiments", default="", help="comma- or space-separated experiment names (conf/experiment/)"
     )

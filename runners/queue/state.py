@@ -16,8 +16,6 @@ from pathlib import Path
 
 from runners.queue.plan import Item
 
-STATUSES = ("complete", "diverged", "failed")
-
 
 @dataclass(frozen=True)
 class Outcome:
