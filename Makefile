@@ -5,9 +5,14 @@ REPORT ?= reports
 EXP ?= table1_grid_embedded
 TOYS ?= paper
 LAUNCHER ?= basic
-JOBS ?= 2              # reproduce-*: experiment queues side by side (scripts/reproduce.sh)
+# reproduce-*: workers of the run queue (python -m runners.queue; empty: the usable cores, on GPUs what their
+# free memory holds at GB_PER_RUN each); reproduce-gpu: epochs per run (empty: 3, conf/scale/gpu.yaml)
+JOBS ?=
+GB_PER_RUN ?=
+EPOCHS ?=
+REPRODUCE = RESULTS=$(RESULTS) REPORT=$(REPORT) PY=$(PY) JOBS=$(JOBS) GB_PER_RUN=$(GB_PER_RUN) EPOCHS=$(EPOCHS)
 
-.PHONY: install demo test lint bench tables toys figures sweep reproduce-embedded reproduce-mnist reproduce-beyond slurm-up slurm-down
+.PHONY: install demo test lint bench bench-gpu tables toys figures sweep reproduce-embedded reproduce-mnist reproduce-gpu reproduce-beyond slurm-up slurm-down
 
 install:
 	$(PY) -m pip install -e ".[dev]"
@@ -23,8 +28,12 @@ lint:
 
 bench:
 	$(PY) benchmarks/controller_overhead.py
-	$(PY) -m benchmarks.surrogate_cost
+	$(PY) benchmarks/surrogate_cost.py
 	$(PY) benchmarks/runner_overhead.py
+
+bench-gpu:
+	$(PY) benchmarks/gpu_check.py
+	$(PY) benchmarks/runner_overhead.py --device cuda
 
 tables:
 	$(PY) -m analysis tables --results $(RESULTS) --out $(REPORT)/tables
@@ -36,19 +45,23 @@ figures: toys
 	$(PY) -m analysis figures --results $(RESULTS) --out $(REPORT)/figures
 
 sweep:
-	PY=$(PY) scripts/sweep.sh $(EXP) $(LAUNCHER)
+	PY=$(PY) JOBS=$(JOBS) scripts/sweep.sh $(EXP) $(LAUNCHER)
 
 reproduce-embedded:
-	RESULTS=$(RESULTS) REPORT=$(REPORT) PY=$(PY) JOBS=$(JOBS) bash scripts/reproduce.sh embedded
+	$(REPRODUCE) bash scripts/reproduce.sh embedded
 
 reproduce-mnist:
-	RESULTS=$(RESULTS) REPORT=$(REPORT) PY=$(PY) JOBS=$(JOBS) bash scripts/reproduce.sh mnist
+	$(REPRODUCE) bash scripts/reproduce.sh mnist
+
+# Tables 1 and 7 and DOIT/DOIT+/bandit with ResNet18 on the full MNIST, on this machine's GPUs
+reproduce-gpu:
+	$(REPRODUCE) bash scripts/reproduce.sh gpu
 
 # DOIT+ (README "Beyond the paper") on its confirmation seeds, at both CPU scales
 BEYOND = beyond_grid beyond_ablations beyond_fixed beyond_prodigy
 reproduce-beyond:
-	EXPERIMENTS="$(BEYOND)" RESULTS=$(RESULTS) REPORT=$(REPORT) PY=$(PY) JOBS=$(JOBS) bash scripts/reproduce.sh embedded
-	EXPERIMENTS="$(BEYOND)" RESULTS=$(RESULTS) REPORT=$(REPORT) PY=$(PY) JOBS=$(JOBS) bash scripts/reproduce.sh mnist
+	EXPERIMENTS="$(BEYOND)" $(REPRODUCE) bash scripts/reproduce.sh embedded
+	EXPERIMENTS="$(BEYOND)" $(REPRODUCE) bash scripts/reproduce.sh mnist
 
 slurm-up:
 	scripts/slurm/start.sh

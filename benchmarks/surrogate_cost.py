@@ -1,6 +1,6 @@
 """Cost of one controller cycle on the GP surrogate: one ``add`` + one ``predict`` of 15 candidates.
 
-``python -m benchmarks.surrogate_cost`` (from the repository root) feeds one ``GPSurrogate`` 5,000
+``python benchmarks/surrogate_cost.py`` feeds one ``GPSurrogate`` 5,000
 observations of a drifting synthetic problem (2 state dims doing a random walk + 3 hyperparameter
 dims, smooth score + noise) and prints the mean ms per cycle over the last min(N, 256) cycles before
 N = 100, 1,000 and 5,000 observations, so amortised hyperparameter refits are included.
@@ -16,6 +16,7 @@ import argparse
 import time
 import warnings
 
+import _checkout  # noqa: F401  (first: this checkout's doit and runners, installed or not)
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor

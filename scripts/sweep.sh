@@ -3,7 +3,9 @@
 # (conf/experiment/EXPERIMENT.yaml sets its seeds and grid, and a stable hydra.sweep.dir under
 # outputs/sweeps/). EXPERIMENT_embedded is the same experiment at the embedded scale (scale=embedded).
 # LAUNCHER: basic (default: one run after the other, in this process), local
-# (all runs at once, one process each) or slurm (one SLURM array task per run).
+# (all runs at once, one process each), slurm (one SLURM array task per run) or queue (python -m runners.queue:
+# long-lived workers on this machine, JOBS of them, default the usable cores or what the GPUs hold, each
+# taking the next run; the same run dirs).
 # Rerunning the same command resumes: finished runs are re-reported, interrupted ones continue
 # from their checkpoint.pt. Used by `make sweep EXP=... LAUNCHER=...`.
 set -euo pipefail
@@ -19,6 +21,7 @@ fi
 LAUNCHER=${2:-basic}; shift $(( $# >= 2 ? 2 : 1 ))
 case "$LAUNCHER" in
   basic|local|slurm) ;;
-  *) echo "error: LAUNCHER '$LAUNCHER' unknown; valid: basic local slurm" >&2; exit 2 ;;
+  queue) exec "${PY:-python}" -m runners.queue --experiments "$EXP" ${JOBS:+--jobs "$JOBS"} "${SCALE[@]}" "$@" ;;
+  *) echo "error: LAUNCHER '$LAUNCHER' unknown; valid: basic local slurm queue" >&2; exit 2 ;;
 esac
 exec "${PY:-python}" -m runners.train -m "experiment=$EXP" "${SCALE[@]}" "hydra/launcher=$LAUNCHER" "$@"

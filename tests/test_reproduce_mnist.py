@@ -1,44 +1,73 @@
-"""`make reproduce-mnist`'s code path (scripts/reproduce.sh mnist) in a reduced form on the real MNIST
-(../shared/data/mnist, gzipped IDX): one seed, two methods of Table 1, one epoch of an 8,000-example subset
-(225 steps). Skipped where the files are absent (a user's machine downloads MNIST instead)."""
+"""`make reproduce-mnist` and `make reproduce-gpu` (scripts/reproduce.sh, a queue of runs) in reduced forms
+on the real MNIST (../shared/data/mnist, gzipped IDX): one seed, two methods of Table 1, one epoch of a subset;
+the GPU scale on CPU with a tiny ResNet18. Skipped where the files are absent (a user's machine downloads
+MNIST instead). Also what `make reproduce-gpu` runs: its experiments composed at scale=gpu."""
 
 from __future__ import annotations
 
 import json
 import os
 import subprocess
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from runners.config import compose
+from runners.queue.plan import plan
+from runners.schema import Scale
+
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT.parent / "shared" / "data" / "mnist"
+# runners.schema.Scale must name the GPU scale for scale=gpu to compose
+GPU_SCALE = pytest.mark.skipif("gpu" not in Scale.__members__, reason="runners.schema.Scale has no 'gpu'")
+GPU_RUNS = {  # make reproduce-gpu's experiments (scripts/reproduce.sh gpu) and their runs at seeds 0, 1, 2
+    "table1_grid": 45,
+    "table1_fixed": 15,
+    "table7_ablations": 9,
+    "table7_strategies": 9,
+    "table7_one_lr": 3,
+    "beyond_fixed": 9,
+}
 
 
-@pytest.mark.slow
-def test_reduced_reproduce_mnist_runs_tables_and_figures(tmp_path):
+def needs_mnist() -> None:
     if not (SOURCE / "train-images-idx3-ubyte.gz").is_file():
         pytest.skip(f"real MNIST not found in {SOURCE}")
+
+
+def reproduce(scale: str, tmp_path: Path, **env) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
         "RESULTS": str(tmp_path / "out"),
         "REPORT": str(tmp_path / "rep"),
         "DOIT_CACHE": str(tmp_path / "cache"),
-        "EXPERIMENTS": "table1_fixed",
-        "OVERRIDES": "seed=0 method=adabound,doit dataset.train_size=8000 epochs=1 method.n_ini=5",
-        "JOBS": "2",
+        **env,
     }
     env.pop("MNIST_ROOT", None)  # the script finds ../shared/data/mnist itself
-    done = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "reproduce.sh"), "mnist"],
+    return subprocess.run(
+        ["bash", str(ROOT / "scripts" / "reproduce.sh"), scale],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=900,
+    )
+
+
+@pytest.mark.slow
+def test_reduced_reproduce_mnist_runs_tables_and_figures(tmp_path):
+    needs_mnist()
+    done = reproduce(
+        "mnist",
+        tmp_path,
+        EXPERIMENTS="table1_fixed",
+        OVERRIDES="seed=0 method=adabound,doit dataset.train_size=8000 epochs=1 method.n_ini=5",
+        JOBS="2",
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"MNIST from {SOURCE}" in done.stdout
+    assert "table1_fixed: 2 runs: 2 complete, 0 diverged, 0 failed, 0 missing" in done.stdout
     results = sorted((tmp_path / "out" / "sweeps" / "table1_fixed_mnist").glob("*/result.json"))
     records = {r["run"]["method"]: r for r in (json.loads(p.read_text()) for p in results)}
     assert set(records) == {"adabound", "doit"}
@@ -52,3 +81,52 @@ def test_reduced_reproduce_mnist_runs_tables_and_figures(tmp_path):
     assert "mnist/cnn [paper: mnist/resnet18]" in table and "99.51 ± 0.01" in table  # the paper's DOIT cell
     assert "| DOIT (ours) | best baseline: AdaBound | val_acc |" in table  # picked on validation
     assert (tmp_path / "rep" / "figures" / "doit_switching_mnist_mnist_cnn.png").stat().st_size > 0
+
+
+@GPU_SCALE
+def test_reproduce_gpu_runs_tables_1_and_7_and_beyond_with_resnet18_on_the_full_mnist():
+    items = plan([[f"experiment={e}", "scale=gpu", "threads=1"] for e in GPU_RUNS])
+    assert Counter(i.label for i in items) == GPU_RUNS
+    assert {o for i in items for o in i.overrides if o.startswith("seed=")} == {"seed=0", "seed=1", "seed=2"}
+    assert all(i.device == "cuda" and "/sweeps/" + i.label + "_gpu/" in i.run_dir for i in items)
+    for experiment in GPU_RUNS:
+        cfg, _ = compose([f"experiment={experiment}", "scale=gpu"])
+        model = (cfg.model.name, cfg.model.pretrained, cfg.model.weights_missing)
+        assert (cfg.dataset.name, cfg.dataset.train_size, cfg.batch_size, cfg.epochs) == (
+            "mnist",
+            None,
+            64,
+            3,
+        )
+        assert model == ("resnet18", True, "scratch")
+        assert cfg.space.name == ("one_lr" if experiment == "table7_one_lr" else "paper15")
+        n_ini = 50 if experiment in ("table1_fixed", "beyond_fixed") else 20  # Table 1's DOIT, Table 7's
+        assert (cfg.method.tau, cfg.method.n_ini) == (25, n_ini)
+
+
+@GPU_SCALE
+@pytest.mark.slow
+def test_reduced_reproduce_gpu_on_cpu_records_the_gpu_scale(tmp_path):
+    needs_mnist()
+    done = reproduce(
+        "gpu",
+        tmp_path,
+        EXPERIMENTS="table1_fixed",
+        OVERRIDES="seed=0 method=sgd,doit device=cpu model.tiny=true dataset.train_size=2000 method.n_ini=2",
+        EPOCHS="1",
+        JOBS="2",
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "table1_fixed: 2 runs: 2 complete, 0 diverged, 0 failed, 0 missing" in done.stdout
+    results = sorted((tmp_path / "out" / "sweeps" / "table1_fixed_gpu").glob("*epochs=1*/result.json"))
+    records = [json.loads(p.read_text())["run"] for p in results]
+    assert sorted(r["method"] for r in records) == ["doit", "sgd"]
+    for r in records:
+        assert (r["scale"], r["dataset"], r["model"], r["batch_size"], r["epochs"]) == (
+            "gpu",
+            "mnist",
+            "resnet18",
+            64,
+            1,
+        )
+        assert r["pretrained"] is False  # the tiny ResNet has no ImageNet weights
