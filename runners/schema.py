@@ -46,7 +46,7 @@ def registered(key: str, name, registry: dict[str, str]) -> str:
 MethodKind = enum.StrEnum("MethodKind", {v: v for v in ("doit", "single", "scheduled", "hybrid")})
 Mode = enum.StrEnum("Mode", {v: v for v in ("full", "head", "lora")})
 Progress = enum.StrEnum("Progress", {v: v for v in ("auto", "bar", "log", "off")})
-Scale = enum.StrEnum("Scale", {v: v for v in ("embedded", "mnist", "paper")})
+Scale = enum.StrEnum("Scale", {v: v for v in ("embedded", "mnist", "paper", "gpu")})
 
 
 # ------------------------------------------------------------------------------------------- dataset

@@ -15,12 +15,9 @@ import pytest
 
 from runners.config import compose
 from runners.queue.plan import plan
-from runners.schema import Scale
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT.parent / "shared" / "data" / "mnist"
-# runners.schema.Scale must name the GPU scale for scale=gpu to compose
-GPU_SCALE = pytest.mark.skipif("gpu" not in Scale.__members__, reason="runners.schema.Scale has no 'gpu'")
 GPU_RUNS = {  # make reproduce-gpu's experiments (scripts/reproduce.sh gpu) and their runs at seeds 0, 1, 2
     "table1_grid": 45,
     "table1_fixed": 15,
@@ -83,7 +80,6 @@ def test_reduced_reproduce_mnist_runs_tables_and_figures(tmp_path):
     assert (tmp_path / "rep" / "figures" / "doit_switching_mnist_mnist_cnn.png").stat().st_size > 0
 
 
-@GPU_SCALE
 def test_reproduce_gpu_runs_tables_1_and_7_and_beyond_with_resnet18_on_the_full_mnist():
     items = plan([[f"experiment={e}", "scale=gpu", "threads=1"] for e in GPU_RUNS])
     assert Counter(i.label for i in items) == GPU_RUNS
@@ -104,7 +100,6 @@ def test_reproduce_gpu_runs_tables_1_and_7_and_beyond_with_resnet18_on_the_full_
         assert (cfg.method.tau, cfg.method.n_ini) == (25, n_ini)
 
 
-@GPU_SCALE
 @pytest.mark.slow
 def test_reduced_reproduce_gpu_on_cpu_records_the_gpu_scale(tmp_path):
     needs_mnist()
