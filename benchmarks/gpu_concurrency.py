@@ -29,7 +29,9 @@ from torchvision.models.resnet import BasicBlock, ResNet
 def _worker(device: str, tiny: bool, steps: int, warmup: int, barrier, queue) -> None:
     torch.manual_seed(0)
     torch.set_num_threads(1)
-    model = (ResNet(BasicBlock, [1, 1, 1, 1], num_classes=10) if tiny else resnet18(num_classes=10)).to(device)
+    model = (ResNet(BasicBlock, [1, 1, 1, 1], num_classes=10) if tiny else resnet18(num_classes=10)).to(
+        device
+    )
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     x = torch.randn(64, 3, 28, 28, device=device)
     y = torch.randint(0, 10, (64,), device=device)
@@ -69,7 +71,9 @@ def aggregate(procs: int, device: str, tiny: bool, steps: int, warmup: int) -> f
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--procs", default="1,8,16", help="comma-separated process counts (1 first: baseline)")
+    parser.add_argument(
+        "--procs", default="1,8,16", help="comma-separated process counts (1 first: baseline)"
+    )
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--device", default="cuda")
