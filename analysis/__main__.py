@@ -32,7 +32,7 @@ def _unused_report(unused: pd.DataFrame) -> str:
 
 
 def cmd_tables(args) -> int:
-    from analysis import render, settings, tables
+    from analysis import cost, render, settings, tables
     from analysis.protocol import TABLES
 
     col = load_results(*args.results)
@@ -62,6 +62,9 @@ def cmd_tables(args) -> int:
                 n_missing += len(built.missing)
                 group = f", {settings.label(built.split_setting)}" if built.split_on else ""
                 index.append(f"- [{spec.title} ({scale}{group})]({paths[0].name})")
+    index.append(
+        f"- [Cost of the paper's tables on a GPU cluster (estimates)]({cost.write(col, paper, out).name})"
+    )
     index.append("\n" + _unused_report(col.runs.drop(index=list(matched))))
     index.append("\n" + _skipped_report(col.skipped))
     (out / "README.md").write_text("\n".join(index) + "\n")
