@@ -121,7 +121,7 @@ def test_gpu_runs_say_three_epochs_from_scratch(gpu_tables):
 
 def test_a_gpu_scale_column_exists_for_mnist_resnet18():
     assert "gpu" in protocol.SEEDS and "GPU" in protocol.SCALE_NOTES["gpu"]
-    for table in ("table1", "table7", "verdict"):
+    for table in ("table1", "table7", "verdict", "one_run"):
         assert ("mnist", "resnet18", "full") in [
             c.runs["gpu"] for c in protocol.TABLES[table].columns_at("gpu")
         ]
