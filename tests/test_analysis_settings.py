@@ -125,3 +125,14 @@ def test_a_gpu_scale_column_exists_for_mnist_resnet18():
         assert ("mnist", "resnet18", "full") in [
             c.runs["gpu"] for c in protocol.TABLES[table].columns_at("gpu")
         ]
+
+
+def test_figure_8_draws_one_figure_per_settings_group(mixed, tmp_path):
+    from analysis import figures
+
+    written = figures.fig_curves(load_results(mixed).runs, tmp_path, "embedded")
+    names = sorted(p.name for p in written if p.suffix == ".png")
+    assert names == [
+        "fig8_curves_embedded_digits_transfer_cnn_epochs-1.png",
+        "fig8_curves_embedded_digits_transfer_cnn_epochs-2.png",
+    ]
