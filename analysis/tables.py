@@ -1,9 +1,11 @@
-"""Build every paper table from the loaded runs and render it (Markdown, LaTeX booktabs, CSV).
+"""Build every paper table from the loaded runs (``analysis.render`` writes it as Markdown, LaTeX, CSV).
 
-Per cell: best lr (``protocol.best_lr``), mean/std/n over seeds, the paper's value beside ours.
-Per column: DOIT minus the best baseline (picked on the same split as the best lrs) with Welch's t-test and a bootstrap interval, convergence
-time and time to target; beyond the paper, "best of K default optimizers" and an equal-compute
-comparison (DOIT's cold-start cycles and transferability pass are inside its measured time).
+One table per settings group of its runs (``build_all``, ``analysis.settings``). Per cell: best lr
+(``protocol.best_lr``), mean/std/n over seeds, the paper's value beside ours. Per column: DOIT (and
+each contender) minus the best baseline (picked on the same split as the best lrs) with Welch's t-test
+and a bootstrap interval, convergence time and time to target; beyond the paper, "best of K default
+optimizers" and an equal-compute comparison (DOIT's cold-start cycles and transferability pass are
+inside its measured time).
 """
 
 from __future__ import annotations
@@ -68,9 +70,7 @@ class BuiltTable:
     selected_on: set[str]
     select_on: str = "auto"  # the option asked for (--select-on)
     matched: set = field(default_factory=set)  # index labels of the runs any cell of the table matched
-    setting: dict = field(
-        default_factory=dict
-    )  # the settings every run of the table shares (settings.SHARED)
+    setting: dict = field(default_factory=dict)  # the settings.SHARED values every run of it has
     deviations: list[str] = field(default_factory=list)  # recorded settings unlike the paper's, in words
     split_rows: list[str] = field(default_factory=list)  # rows shown once per tau / n_ini of their runs
     split_on: tuple[str, ...] = ()  # the shared settings the scale's runs differ in (one table per value)
