@@ -106,7 +106,8 @@ def describe(runs: pd.DataFrame, files: dict[str, Provenance]) -> list[str]:
         if not recorded.empty:
             counts = ", ".join(f"{v} ({_runs(n)})" for v, n in recorded.value_counts().items())
             lines.append(f"{name} recorded by {len(recorded)} of {len(runs)} runs: {counts}")
-    for key in sorted(runs["provenance"].dropna().unique()) if "provenance" in runs else ():
+    keys = sorted(runs["provenance"].dropna().unique()) if "provenance" in runs else []
+    for key in (k for k in keys if k in files):
         p = files[key]
         parts = [p.hardware, f"device {p.device}"]
         if p.concurrent_runs:

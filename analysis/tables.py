@@ -179,8 +179,18 @@ def build(
             wide = wide.drop(columns="paper", level="source")
     diffs, extras = _comparisons(spec, runs, chosen, scale, select_on)
     built = BuiltTable(spec, scale, cells, wide, diffs, extras, missing, split_used, select_on, matched)
-    built.setting, built.deviations, built.split_rows = setting, settings.deviations(seen), split_rows
+    deviations = settings.deviations(seen) + _seed_note(spec, runs.loc[list(matched)], scale)
+    built.setting, built.deviations, built.split_rows = setting, deviations, split_rows
     return built
+
+
+def _seed_note(spec: TableSpec, runs: pd.DataFrame, scale: str) -> list[str]:
+    """``seeds 0, 1 (this table's: 100, 101, 102)`` when runs have seeds outside the table's protocol."""
+    expected = (spec.seeds or protocol.SEEDS).get(scale, ())
+    ran = sorted({int(s) for s in runs["seed"]}) if not runs.empty else []
+    if not set(ran) - set(expected):
+        return []
+    return [f"seeds {', '.join(map(str, ran))} (this table's: {', '.join(map(str, expected))})"]
 
 
 def _metric_text(metric: protocol.Metric, done: pd.DataFrame, diverged: int, switching: bool) -> tuple:
