@@ -1,4 +1,5 @@
-"""``python -m analysis tables|figures --results <root> --out <dir>`` (make tables / make figures)."""
+"""``python -m analysis tables|figures --results <root> [--results <root> ...] --out <dir>`` (make tables /
+make figures)."""
 
 from __future__ import annotations
 
@@ -31,33 +32,39 @@ def _unused_report(unused: pd.DataFrame) -> str:
 
 
 def cmd_tables(args) -> int:
-    from analysis import tables
+    from analysis import cost, render, settings, tables
     from analysis.protocol import TABLES
 
-    col = load_results(args.results)
+    col = load_results(*args.results)
     paper = tables.load_paper()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     n_diverged = int((col.runs["status"] != "complete").sum())
+    roots = ", ".join(map(str, args.results))
     index = [
-        f"# Tables (results root: {args.results}, {len(col.runs)} runs, {n_diverged} of them diverged)\n",
+        f"# Tables (results: {roots}; {len(col.runs)} runs, {n_diverged} of them diverged)\n",
         f"Best lr of each grid picked with --select-on {args.select_on} (auto: on val_acc where every run "
-        "has one, else on the final test accuracy); each table states the split it used.\n",
+        "has one, else on the final test accuracy); each table states the split it used, every recorded "
+        "setting unlike the paper's and where its runs ran.\n",
     ]
     n_missing, matched = 0, set()
     scales = args.scale or list(protocol.SEEDS)
     for spec in TABLES.values():
         for scale in scales:
-            built = tables.build(spec, col.runs, paper, scale, args.select_on)
-            matched |= built.matched
-            if built.cells.empty:
-                continue
-            if (built.cells["n"] + built.cells["diverged"]).sum() == 0 and not args.all:
+            for built in tables.build_all(spec, col.runs, paper, scale, args.select_on, col.provenance):
+                matched |= built.matched
+                if built.cells.empty:
+                    continue
+                if (built.cells["n"] + built.cells["diverged"]).sum() == 0 and not args.all:
+                    n_missing += len(built.missing)
+                    continue
+                paths = render.write(built, out)
                 n_missing += len(built.missing)
-                continue
-            paths = tables.write(built, out)
-            n_missing += len(built.missing)
-            index.append(f"- [{spec.title} ({scale})]({paths[0].name})")
+                group = f", {settings.label(built.split_setting)}" if built.split_on else ""
+                index.append(f"- [{spec.title} ({scale}{group})]({paths[0].name})")
+    index.append(
+        f"- [Cost of the paper's tables on a GPU cluster (estimates)]({cost.write(col, paper, out).name})"
+    )
     index.append("\n" + _unused_report(col.runs.drop(index=list(matched))))
     index.append("\n" + _skipped_report(col.skipped))
     (out / "README.md").write_text("\n".join(index) + "\n")
@@ -72,8 +79,8 @@ def cmd_tables(args) -> int:
 def cmd_figures(args) -> int:
     from analysis import figures
 
-    col = load_results(args.results)
-    toys = args.toys or Path(args.results) / "toys"
+    col = load_results(*args.results)
+    toys = args.toys or Path(args.results[0]) / "toys"
     written, skipped = figures.make_all(col.runs, Path(args.out), toys, args.select_on)
     for path, why in col.skipped + skipped:
         print(f"skipped {path}: {why}", file=sys.stderr)
@@ -86,7 +93,12 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     for name, func in (("tables", cmd_tables), ("figures", cmd_figures)):
         p = sub.add_parser(name)
-        p.add_argument("--results", default="outputs", help="results root, searched recursively")
+        p.add_argument(
+            "--results",
+            action="append",
+            help="results root, searched recursively (repeatable: several roots, e.g. outputs and "
+            "results/<name>; default outputs)",
+        )
         p.add_argument("--out", default=f"reports/{name}", help="output directory")
         p.set_defaults(func=func)
         p.add_argument(
@@ -111,13 +123,15 @@ def main(argv: list[str] | None = None) -> int:
             )
             p.add_argument("--all", action="store_true", help="also write tables that have no runs at all")
     args = parser.parse_args(argv)
-    if not Path(args.results).is_dir():
-        print(
-            f"error: --results: directory {args.results!r} does not exist; point it at the folder holding "
-            "the runs' result.json files",
-            file=sys.stderr,
-        )
-        return 2
+    args.results = args.results or ["outputs"]
+    for root in args.results:
+        if not Path(root).is_dir():
+            print(
+                f"error: --results: directory {root!r} does not exist; point it at the folder holding "
+                "the runs' result.json files",
+                file=sys.stderr,
+            )
+            return 2
     return args.func(args)
 
 

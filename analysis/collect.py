@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import record
+from analysis import provenance, record
 
 MAX_BYTES = 64 * 2**20
 # The sections flattened into a row (``None`` sections give empty columns); ``config`` is left out.
@@ -29,6 +29,7 @@ SECTIONS = {
     "metrics": record.Metrics,
     "timing": record.Timing,
     "doit": record.DoitSummary,
+    "env": record.Environment,
 }
 TOP = ("status", "diverged_step", "nonfinite")
 
@@ -46,10 +47,12 @@ IDENTITY = _columns(record.RunInfo) + _columns(record.Hyper)
 
 @dataclass
 class Collection:
-    """Loaded runs (one row per run) and the files that were skipped, with the reason."""
+    """Loaded runs (one row per run), the files that were skipped (with the reason) and the provenance
+    files that describe runs (``runs["provenance"]`` names each run's)."""
 
     runs: pd.DataFrame
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    provenance: dict[str, provenance.Provenance] = field(default_factory=dict)
 
 
 def read_text(path: str | Path, limit: int = MAX_BYTES) -> tuple[str | None, str]:
@@ -145,19 +148,28 @@ def load(path: str) -> tuple[record.Result | None, str]:
     return result, ""
 
 
-def load_results(root: str | Path) -> Collection:
-    """Every ``result.json`` under ``root`` (recursively), flattened; bad files go to ``skipped``."""
-    paths, skipped = find(root)
-    rows = []
-    for path in paths:
-        result, why = load(path)
-        if result is None:
-            skipped.append((path, why))
-        else:
-            rows.append(flatten(result, path))
-    runs = pd.DataFrame(rows, columns=COLUMNS + ["path", "mtime"])
+def load_results(*roots: str | Path) -> Collection:
+    """Every ``result.json`` under each root (recursively), flattened, with the ``provenance.json`` that
+    describes it; bad files go to ``skipped``; a run found under two roots counts once (the newer)."""
+    rows, skipped, files = [], [], {}
+    for root in roots:
+        paths, missed = find(root)
+        skipped += missed
+        found = []
+        for path in paths:
+            result, why = load(path)
+            if result is None:
+                skipped.append((path, why))
+            else:
+                found.append(flatten(result, path))
+        part = pd.DataFrame(found, columns=COLUMNS + ["path", "mtime", "provenance"])
+        read, bad = provenance.attach(part, Path(root))
+        files |= read
+        skipped += bad
+        rows += part.to_dict("records")
+    runs = pd.DataFrame(rows, columns=COLUMNS + ["path", "mtime", "provenance"])
     if runs.empty:
-        return Collection(runs, skipped)
+        return Collection(runs, skipped, files)
     runs = runs.sort_values("mtime", kind="stable")
     key = runs[IDENTITY].apply(
         lambda r: json.dumps([None if pd.isna(v) else v for v in r], default=str), axis=1
@@ -168,4 +180,4 @@ def load_results(root: str | Path) -> Collection:
         (f"{p}/result.json", f"duplicate run: newer copy in {keep_path[k]}")
         for p, k in zip(runs.loc[dup, "path"], key[dup], strict=True)
     ]
-    return Collection(runs[~dup].reset_index(drop=True), skipped)
+    return Collection(runs[~dup].reset_index(drop=True), skipped, files)

@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from analysis import protocol  # noqa: E402
+from analysis import experiments, protocol, settings, tables  # noqa: E402
 from analysis.collect import read_text  # noqa: E402
 
 TOY_SCHEMA = 1
@@ -260,15 +260,30 @@ def _curves(paths, skipped: list | None) -> pd.DataFrame:
 def fig_curves(
     runs: pd.DataFrame, out: Path, scale: str, skipped: list | None = None, select_on: str = "auto"
 ) -> list[Path]:
-    """Figure 8: mean training loss and test accuracy per epoch, each method at its best lr (Table 1)."""
+    """Figure 8: mean training loss and test accuracy per epoch, each method at its best lr (Table 1); one
+    figure per settings group (``analysis.settings``: runs of other epochs never share a curve)."""
     spec = protocol.TABLES["table1"]
+    groups = settings.groups(tables.scoped(spec, runs, scale))
+    split_on = [n for n in settings.SHARED if len({g.get(n) for g, _ in groups}) > 1]
+    written = []
+    for setting, part in groups:
+        group = {n: setting[n] for n in split_on}
+        written += _curves_of(spec, part, out, scale, skipped, select_on, group)
+    return written
+
+
+def _curves_of(spec, runs, out, scale, skipped, select_on, group: dict) -> list[Path]:
+    """Figure 8 of one settings group (``group``: the settings it differs in from the scale's other runs,
+    named in the title and the file name); a cell of several tau / n_ini draws the table's variant."""
+    tag, note = (f"_{settings.slug(group)}", f" ({settings.label(group)})") if group else ("", "")
     written = []
     for column in spec.columns_at(scale):
         series, splits = {}, set()
         for row in spec.rows:
-            picked, _, split = protocol.best_lr(
-                protocol.match_rows(runs, spec, row, column, scale), select_on
-            )
+            cell = protocol.match_rows(runs, spec, row, column, scale)
+            reference = experiments.paper_setting(row.experiment_at(scale), column.runs["paper"][1])
+            parts = settings.variants(cell, reference)
+            picked, _, split = protocol.best_lr(parts[0][1] if parts else cell, select_on)
             splits |= {split} - {""}
             curve = (
                 _curves(protocol.complete(picked)["path"], skipped) if not picked.empty else pd.DataFrame()
@@ -281,14 +296,16 @@ def fig_curves(
         for label, c in series.items():
             a1.plot(c["epoch"], c["train_loss"], label=label, lw=2 if "DOIT" in label else 1)
             a2.plot(c["epoch"], c["test_acc"], label=label, lw=2 if "DOIT" in label else 1)
-        a1.set(xlabel="epoch", ylabel="training loss", yscale="log", title=column.label(scale))
+        a1.set(xlabel="epoch", ylabel="training loss", yscale="log", title=column.label(scale) + note)
         a2.set(
             xlabel="epoch",
             ylabel="test accuracy (%)",
             title=f"best lr picked on: {', '.join(sorted(splits)) or 'single lr'}",
         )
         a2.legend(fontsize=7)
-        written += _save(fig, out, f"fig8_curves_{scale}_{column.runs[scale][0]}_{column.runs[scale][1]}")
+        written += _save(
+            fig, out, f"fig8_curves_{scale}_{column.runs[scale][0]}_{column.runs[scale][1]}{tag}"
+        )
     return written
 
 

@@ -17,15 +17,19 @@ embedded columns are the pre-trained analogue (``digits_transfer`` with ``model.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import pandas as pd
 
 # per scale (conf/train.yaml scales.*.seeds; conf/scale/): the scales a table can have columns at
-SEEDS = {"paper": (0, 1, 2), "embedded": (0, 1, 2, 3, 4), "mnist": (0, 1, 2)}
-# what each scale's columns are (every table caption says it)
+SEEDS = {"paper": (0, 1, 2), "embedded": (0, 1, 2, 3, 4), "mnist": (0, 1, 2), "gpu": (0, 1, 2)}
+# what each scale's columns are (every table caption says it, and below it every recorded setting that
+# differs from the experiment's paper setting: analysis.settings)
 SCALE_NOTES = {
-    "paper": "the paper's settings",
+    "paper": "the experiment configs' paper settings unless the runs overrode them",
+    "gpu": "ResNet18 on the real MNIST on one GPU, a few epochs, ImageNet weights where cached, else from "
+    "scratch (conf/scale/gpu.yaml)",
     "embedded": "scikit-learn digits 5-9, small CNN/MLP pre-trained on digits 0-4, 6 epochs (conf/scale/embedded.yaml)",
     "mnist": "real MNIST (24,000-example training subset, 4 epochs), the small CNN pre-trained on scikit-learn "
     "digits resized to 28x28, not the paper's ImageNet ResNet18 (conf/scale/mnist.yaml)",
@@ -43,6 +47,12 @@ class Row:
     grid: bool = False  # tried over ``lrs``, best lr reported
     baseline: bool = True  # False for DOIT and its ablations
     lrs: tuple[float, ...] = LR_GRID  # a grid row's learning rates (for the commands that fill a cell)
+    elsewhere: tuple[tuple[str, str], ...] = ()  # (scale, experiment) where another sweep makes the row
+    paper_table: str = ""  # the paper table its paper cells come from, where not the spec's
+    shown: bool = True  # False: a baseline the pick of the best needs, not a row of its own
+
+    def experiment_at(self, scale: str) -> str:
+        return dict(self.elsewhere).get(scale, self.experiment)
 
 
 @dataclass(frozen=True)
@@ -75,6 +85,8 @@ class TableSpec:
     ours: str = "doit"  # the row compared with the best baseline (and with the ``versus`` rows)
     versus: tuple[str, ...] = ()  # further rows ``ours`` is compared with, one by one
     seeds: dict | None = None  # scale -> seeds, where they are not SEEDS (fresh confirmation seeds)
+    contenders: tuple[str, ...] = ()  # further rows compared with the best baseline, each on its own
+    best_label: str = ""  # a row showing the best baseline (picked like a best lr) under this label
 
     def columns_at(self, scale: str) -> list[Column]:
         return [c for c in self.columns if scale in c.runs]
@@ -124,6 +136,12 @@ LABELS = {
     "plus_no_context": "DOIT+ w/o context input",
     "pca": "PCA",
     "umap": "UMAP",
+    "adam_default": "Adam, lr 0.001",
+    "adam_coslr": "Adam + cosine decay, lr 0.001",
+    "prodigy_default": "Prodigy, lr multiplier 1",
+    "schedulefree_adamw": "Schedule-free AdamW",
+    "schedulefree_sgd": "Schedule-free SGD",
+    "dadapt_adam": "D-Adaptation Adam",
 }
 
 
@@ -199,12 +217,15 @@ def _col(
     paper_dataset: str | None = None,
     paper_model: str | None = None,
     mnist: tuple | None = None,
+    gpu: tuple | None = None,
 ) -> Column:
     runs = {"paper": (dataset, model, mode)}
     if embedded:
         runs["embedded"] = embedded
     if mnist:
         runs["mnist"] = mnist
+    if gpu:
+        runs["gpu"] = gpu
     key = f"{dataset}/{model}" + ("" if mode == "full" else f"/{mode}")
     pd_ = dataset if paper_dataset is None else paper_dataset
     return Column(key, (pd_, model if paper_model is None else paper_model), runs)
@@ -215,10 +236,13 @@ _EMB = "digits_transfer"
 _CNN, _MLP = (_EMB, "cnn", "full"), (_EMB, "mlp", "full")
 # scale=mnist: the real MNIST, a small CNN pre-trained on scikit-learn's digits (conf/scale/mnist.yaml)
 _MNIST = ("mnist", "cnn", "full")
+# scale=gpu: the paper's model on the real MNIST, a few epochs on one GPU (conf/scale/gpu.yaml)
+_GPU = ("mnist", "resnet18", "full")
+_MNIST_R18 = _col("mnist", "resnet18", mnist=_MNIST, gpu=_GPU)
 T1_COLS = (
     _col("usps", "resnet18", embedded=_CNN),
     _col("usps", "vit", embedded=_MLP),
-    _col("mnist", "resnet18", mnist=_MNIST),
+    _MNIST_R18,
     _col("mnist", "vit"),
     _col("stl10", "resnet18"),
     _col("stl10", "vit"),
@@ -226,7 +250,7 @@ T1_COLS = (
     _col("cifar10", "vit"),
 )
 USPS_MNIST_R18 = (_col("usps", "resnet18", embedded=_CNN), _col("mnist", "resnet18"))
-T7_COLS = (_col("usps", "resnet18", embedded=_CNN), _col("mnist", "resnet18", mnist=_MNIST))
+T7_COLS = (_col("usps", "resnet18", embedded=_CNN), _MNIST_R18)
 T89_COLS = (
     _col("cifar10", "mobilenet_v2", embedded=_CNN, paper_dataset=""),
     _col("cifar10", "resnet152", embedded=_MLP, paper_dataset=""),
@@ -297,6 +321,82 @@ BEYOND_ABLATIONS = TableSpec(
     "beyond",
     ours="",
     seeds=CONFIRM_SEEDS,
+)
+
+# The verdict (issue 18.4): one column, every kind of method the paper compares (and DOIT+ and the bandit)
+# beside the paper's own numbers, each row compared with the single optimizer picked on validation.
+_VERDICT_OTHERS = HYBRIDS + ("agd",)
+VERDICT = TableSpec(
+    "verdict",
+    "Verdict: every method against the single optimizer picked on validation, beside the paper's numbers",
+    tuple(
+        Row(m, label(m), "table1_grid", (("method", m),), f"method={m}", grid=True, shown=m == "adam")
+        for m in SINGLES
+    )
+    + tuple(
+        Row(m, label(m), "table1_fixed", (("method", m),), f"method={m}", baseline=False)
+        for m in _VERDICT_OTHERS + ("doit",)
+    )
+    + tuple(
+        dataclasses.replace(r, baseline=False, paper_table="table7")
+        for r in _strategy_rows("table7", (), one_lr=True)
+        if r.key != "doit"
+    )
+    + tuple(_beyond_fixed(k) for k in ("doit_plus", "bandit")),
+    (_MNIST_R18,),
+    (ACC,),
+    "table1",
+    contenders=("adam", *_VERDICT_OTHERS, "one_lr", "random", "cyclical", "doit_plus", "bandit"),
+    best_label="best single optimizer (optimizer and lr picked on validation)",
+)
+
+# One run, no tuning (issue 22): each method run once at its defaults against the best of the 15 tuning
+# runs (5 single optimizers x 3 lrs, picked on validation) at the same seeds (conf/experiment/one_run*.yaml;
+# at scales paper and gpu the tuning runs are table1_grid's).
+ONE_RUN_SEEDS = {
+    "paper": (0, 1, 2),
+    "gpu": (0, 1, 2),
+    "embedded": (300, 301, 302, 303, 304),
+    "mnist": (300, 301, 302, 303, 304),
+}
+ONE_RUN_METHODS = {
+    "adam_default": "adam",
+    "adam_coslr": "adam_coslr",
+    "prodigy_default": "prodigy",
+    "schedulefree_adamw": "schedulefree_adamw",
+    "schedulefree_sgd": "schedulefree_sgd",
+    "dadapt_adam": "dadapt_adam",
+    "doit": "doit",
+    "doit_plus": "doit_plus",
+    "bandit": "bandit",
+}
+ONE_RUN = TableSpec(
+    "one_run",
+    "One run, no tuning: each method once at its defaults against the best of 15 tuning runs",
+    tuple(
+        Row(
+            m,
+            label(m),
+            "one_run_grid",
+            (("method", m),),
+            f"method={m}",
+            grid=True,
+            elsewhere=(("paper", "table1_grid"), ("gpu", "table1_grid")),
+            shown=False,
+        )
+        for m in SINGLES
+    )
+    + tuple(
+        Row(key, label(key), "one_run", (("method", m),), f"method={m}", baseline=False)
+        for key, m in ONE_RUN_METHODS.items()
+    ),
+    _BEYOND_COLS[:2] + (_MNIST_R18,),
+    (ACC, TIME),
+    "beyond",
+    ours="",
+    seeds=ONE_RUN_SEEDS,
+    contenders=tuple(ONE_RUN_METHODS),
+    best_label="tuned best: the best of 15 runs (optimizer and lr picked on validation)",
 )
 
 TABLES: dict[str, TableSpec] = {
@@ -437,6 +537,8 @@ TABLES: dict[str, TableSpec] = {
         ),
         BEYOND,
         BEYOND_ABLATIONS,
+        VERDICT,
+        ONE_RUN,
     )
 }
 
@@ -447,7 +549,7 @@ def match_rows(runs: pd.DataFrame, spec: TableSpec, row: Row, column: Column, sc
         return runs
     dataset, model, mode = column.runs[scale]
     mask = (
-        (runs["experiment"] == row.experiment)
+        (runs["experiment"] == row.experiment_at(scale))
         & (runs["scale"] == scale)
         & (runs["dataset"] == dataset)
         & (runs["model"] == model)
@@ -491,11 +593,15 @@ def experiment_args(experiment: str, scale: str) -> str:
     return f"experiment={experiment}" + ("" if scale == "paper" else f" scale={scale}")
 
 
-def fill_commands(spec: TableSpec, row: Row, column: Column, scale: str, cell: pd.DataFrame) -> list[str]:
-    """``python -m runners.train`` command lines that would add the missing seeds (and lrs) of a cell."""
+def fill_commands(
+    spec: TableSpec, row: Row, column: Column, scale: str, cell: pd.DataFrame, settings: str = ""
+) -> list[str]:
+    """``python -m runners.train`` command lines that would add the missing seeds (and lrs) of a cell;
+    ``settings``: overrides that give the runs the cell's settings (``epochs=3``)."""
     dataset, model, mode = column.runs[scale]
     args = (
-        f"{experiment_args(row.experiment, scale)} dataset={dataset} model={model} mode={mode} {row.override}"
+        f"{experiment_args(row.experiment_at(scale), scale)} dataset={dataset} model={model} mode={mode} "
+        f"{row.override}" + (f" {settings}" if settings else "")
     )
     lrs = row.lrs if row.grid else (None,)
     seeds = (spec.seeds or SEEDS).get(scale, SEEDS["paper"])

@@ -1,9 +1,11 @@
-"""Build every paper table from the loaded runs and render it (Markdown, LaTeX booktabs, CSV).
+"""Build every paper table from the loaded runs (``analysis.render`` writes it as Markdown, LaTeX, CSV).
 
-Per cell: best lr (``protocol.best_lr``), mean/std/n over seeds, the paper's value beside ours.
-Per column: DOIT minus the best baseline (picked on the same split as the best lrs) with Welch's t-test and a bootstrap interval, convergence
-time and time to target; beyond the paper, "best of K default optimizers" and an equal-compute
-comparison (DOIT's cold-start cycles and transferability pass are inside its measured time).
+One table per settings group of its runs (``build_all``, ``analysis.settings``). Per cell: best lr
+(``protocol.best_lr``), mean/std/n over seeds, the paper's value beside ours. Per column: DOIT (and
+each contender) minus the best baseline (picked on the same split as the best lrs) with Welch's t-test
+and a bootstrap interval, convergence time and time to target; beyond the paper, "best of K default
+optimizers" and an equal-compute comparison (DOIT's cold-start cycles and transferability pass are
+inside its measured time).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import protocol, stats
+from analysis import experiments, protocol, provenance, settings, stats
 from analysis.protocol import TableSpec
 from doit import optimizers
 
@@ -62,51 +64,108 @@ class BuiltTable:
         pd.DataFrame
     )  # long form: row, column, metric, ours, paper, lr, n, diverged, mean, std, selected_on
     wide: pd.DataFrame  # rendered: rows x (column, metric, ours|paper)
-    diffs: pd.DataFrame  # per column: ours (spec.ours) vs the best baseline and the spec.versus rows
+    diffs: pd.DataFrame  # per column: ours and the contenders vs the best baseline; ours vs the versus rows
     extras: pd.DataFrame  # per column: best of K defaults, equal compute
     missing: list[str]
     selected_on: set[str]
     select_on: str = "auto"  # the option asked for (--select-on)
     matched: set = field(default_factory=set)  # index labels of the runs any cell of the table matched
+    setting: dict = field(default_factory=dict)  # the settings.SHARED values every run of it has
+    deviations: list[str] = field(default_factory=list)  # recorded settings unlike the paper's, in words
+    split_rows: list[str] = field(default_factory=list)  # rows shown once per tau / n_ini of their runs
+    split_on: tuple[str, ...] = ()  # the shared settings the scale's runs differ in (one table per value)
+    others: list[dict] = field(default_factory=list)  # those settings of the other tables of the split
+    provenance: list[str] = field(default_factory=list)  # where the runs ran (analysis.provenance)
+
+    @property
+    def stem(self) -> str:
+        """File name: ``<table>_<scale>``, and the split settings' values where the runs were split."""
+        name = f"{self.spec.id}_{self.scale}"
+        return name + (f"_{settings.slug(self.split_setting)}" if self.split_on else "")
+
+    @property
+    def split_setting(self) -> dict:
+        return {n: self.setting.get(n) for n in self.split_on}
+
+
+def scoped(spec: TableSpec, runs: pd.DataFrame, scale: str) -> pd.DataFrame:
+    """The runs any cell of the table matches at ``scale``."""
+    if runs.empty:
+        return runs
+    index = set()
+    for column in spec.columns_at(scale):
+        for row in spec.rows:
+            index |= set(protocol.match_rows(runs, spec, row, column, scale).index)
+    return runs.loc[[i for i in runs.index if i in index]]
+
+
+def build_all(
+    spec: TableSpec,
+    runs: pd.DataFrame,
+    paper: pd.DataFrame,
+    scale: str,
+    select_on: str = "auto",
+    files: dict | None = None,
+) -> list[BuiltTable]:
+    """The table at ``scale`` once per settings group of its runs (``settings.groups``: runs that differ in
+    epochs, batch size, pre-training or training set never share a table), with their provenance."""
+    mine = scoped(spec, runs, scale)
+    parts = settings.groups(mine) or [({}, mine)]
+    split_on = tuple(n for n in settings.SHARED if len({part[0].get(n) for part in parts}) > 1)
+    out = []
+    for setting, part in parts:
+        built = build(spec, part, paper, scale, select_on)
+        built.split_on = split_on
+        built.others = [
+            {n: other.get(n) for n in split_on} for other, _ in parts if other is not setting and split_on
+        ]
+        built.provenance = provenance.describe(part, files or {})
+        out.append(built)
+    return out
 
 
 def build(
     spec: TableSpec, runs: pd.DataFrame, paper: pd.DataFrame, scale: str, select_on: str = "auto"
 ) -> BuiltTable:
-    """Aggregate the runs of one table at one scale."""
+    """Aggregate the runs of one table at one scale; the runs must share their settings (``build_all``
+    splits them), and a cell whose runs differ in tau or n_ini shows one row per value."""
+    groups = settings.groups(scoped(spec, runs, scale))
+    if len(groups) > 1:
+        raise ValueError(
+            f"{spec.id} at {scale}: runs of {len(groups)} settings groups (epochs, batch size, pre-training, "
+            "training set); build_all renders one table per group"
+        )
+    setting = groups[0][0] if groups else {}
     long, missing, chosen, split_used, matched = [], [], {}, set(), set()
+    order, seen, split_rows = [spec.best_label] if spec.best_label else [], [], []
     for column in spec.columns_at(scale):
         for row in spec.rows:
+            reference = experiments.paper_setting(row.experiment_at(scale), column.runs["paper"][1])
             cell = protocol.match_rows(runs, spec, row, column, scale)
-            missing += protocol.fill_commands(spec, row, column, scale, cell)
-            picked, lr, split = protocol.best_lr(cell, select_on)
-            if split:
-                split_used.add(split)
-            chosen[(row.key, column.key)] = protocol.complete(picked)
             matched |= set(cell.index)
-            done, diverged = protocol.complete(picked), int((picked["status"] != "complete").sum())
-            for metric in spec.metrics:
-                s = stats.summarize(done[metric.column])
-                timed = metric.column == "train_time_s"
-                ours = fmt(s, 1 if timed else 3 if metric is protocol.OMEGA else 2, diverged)
-                if timed and not done.empty and done["transfer_time_s"].notna().any() and not row.baseline:
-                    ours += f" + {done['transfer_time_s'].mean():.1f}"
-                long.append(
-                    {
-                        "row": row.label,
-                        "column": column.label(scale),
-                        "metric": metric.label,
-                        "ours": ours,
-                        "paper": paper_cell(paper, spec.paper_table, column, row.key, metric.paper),
-                        "lr": lr,
-                        "n": s.n,
-                        "diverged": diverged,
-                        "mean": s.mean,
-                        "std": s.std,
-                        "selected_on": split or "single lr",
-                    }
-                )
+            parts = settings.variants(cell, reference) or [({}, cell)]
+            for i, (variant, part) in enumerate(parts):
+                label = row.label if len(parts) == 1 else f"{row.label} [{settings.label(variant)}]"
+                if len(parts) > 1 and row.label not in split_rows:
+                    split_rows.append(row.label)
+                if i == 0:
+                    fill = settings.overrides(setting | variant, reference) if scale == "paper" else ""
+                    missing += protocol.fill_commands(spec, row, column, scale, part, fill)
+                seen += [(label, settings.of(r), reference) for _, r in part.iterrows()]
+                picked, lr, split = protocol.best_lr(part, select_on)
+                if split:
+                    split_used.add(split)
+                chosen[(row.key if i == 0 else label, column.key)] = protocol.complete(picked)
+                if row.shown and label not in order:
+                    order.append(label)
+                table = row.paper_table or spec.paper_table
+                long += _cell_rows(spec, row, column, scale, picked, lr, split, label, paper, table)
+    if spec.best_label:
+        long += _best_rows(spec, chosen, paper, scale, select_on)
     cells = pd.DataFrame(long)
+    if split_rows:  # a split row's plain label stays only where it holds runs (an unsplit column)
+        held = set(cells.loc[cells["n"] + cells["diverged"] > 0, "row"])
+        order = [r for r in order if r not in split_rows or r in held]
     wide = pd.DataFrame()
     if not cells.empty:
         wide = cells.melt(
@@ -115,39 +174,163 @@ def build(
         wide = wide.pivot_table(
             index="row", columns=["column", "metric", "source"], values="value", aggfunc="first", sort=False
         )
-        wide = wide.reindex([r.label for r in spec.rows])
+        wide = wide.reindex(order)
+        if not cells["paper"].astype(bool).any():  # beyond the paper: no paper columns
+            wide = wide.drop(columns="paper", level="source")
     diffs, extras = _comparisons(spec, runs, chosen, scale, select_on)
-    return BuiltTable(spec, scale, cells, wide, diffs, extras, missing, split_used, select_on, matched)
+    built = BuiltTable(spec, scale, cells, wide, diffs, extras, missing, split_used, select_on, matched)
+    deviations = settings.deviations(seen) + _seed_note(spec, runs.loc[list(matched)], scale)
+    built.setting, built.deviations, built.split_rows = setting, deviations, split_rows
+    return built
+
+
+def _seed_note(spec: TableSpec, runs: pd.DataFrame, scale: str) -> list[str]:
+    """``seeds 0, 1 (this table's: 100, 101, 102)`` when runs have seeds outside the table's protocol."""
+    expected = (spec.seeds or protocol.SEEDS).get(scale, ())
+    ran = sorted({int(s) for s in runs["seed"]}) if not runs.empty else []
+    if not set(ran) - set(expected):
+        return []
+    return [f"seeds {', '.join(map(str, ran))} (this table's: {', '.join(map(str, expected))})"]
+
+
+def _metric_text(metric: protocol.Metric, done: pd.DataFrame, diverged: int, switching: bool) -> tuple:
+    s = stats.summarize(done[metric.column])
+    timed = metric.column == "train_time_s"
+    text = fmt(s, 1 if timed else 3 if metric is protocol.OMEGA else 2, diverged)
+    if timed and switching and done["transfer_time_s"].fillna(0).gt(0).any():
+        text += f" + {done['transfer_time_s'].mean():.1f}"
+    return text, s
+
+
+def _cell_rows(spec, row, column, scale, picked, lr, split, label, paper, table) -> list[dict]:
+    """One long-form entry per metric of a (row, column) cell."""
+    done, diverged = protocol.complete(picked), int((picked["status"] != "complete").sum())
+    out = []
+    for metric in spec.metrics:
+        text, s = _metric_text(metric, done, diverged, not row.baseline)
+        out.append(
+            {
+                "row": label,
+                "column": column.label(scale),
+                "metric": metric.label,
+                "ours": text,
+                "paper": paper_cell(paper, table, column, row.key, metric.paper),
+                "lr": lr,
+                "n": s.n,
+                "diverged": diverged,
+                "mean": s.mean,
+                "std": s.std,
+                "selected_on": split or "single lr",
+            }
+        )
+    return out
+
+
+def _best_rows(spec, chosen, paper, scale, select_on) -> list[dict]:
+    """``spec.best_label``'s row: per column the best baseline (picked like a best lr), named with its lr;
+    the paper's column: the best of the paper's own cells for the same rows (picked on test, as it did)."""
+    out = []
+    for column in spec.columns_at(scale):
+        best = best_baseline(spec, chosen, column, select_on)
+        if best is None:
+            continue
+        row, runs, split = best
+        lr = runs["lr"].iloc[0]
+        name = row.label + ("" if pd.isna(lr) else f", lr {lr:g}")
+        for i, metric in enumerate(spec.metrics):
+            text, s = _metric_text(metric, runs, 0, False)
+            out.append(
+                {
+                    "row": spec.best_label,
+                    "column": column.label(scale),
+                    "metric": metric.label,
+                    "ours": f"{text} ({name})",
+                    "paper": paper_best(paper, spec, column, metric) if i == 0 else "",
+                    "lr": None if pd.isna(lr) else float(lr),
+                    "n": s.n,
+                    "diverged": 0,
+                    "mean": s.mean,
+                    "std": s.std,
+                    "selected_on": split,
+                }
+            )
+    return out
+
+
+def paper_best(paper: pd.DataFrame, spec: TableSpec, column: protocol.Column, metric: protocol.Metric) -> str:
+    """The paper's best cell among the baseline rows of ``column`` (the paper picked on test)."""
+    dataset, model = column.paper
+    found = []
+    for row in (r for r in spec.rows if r.baseline):
+        hit = paper_rows(
+            paper,
+            table=row.paper_table or spec.paper_table,
+            dataset=dataset,
+            model=model,
+            method=row.key,
+            metric=metric.paper,
+        )
+        if not hit.empty and not math.isnan(hit.iloc[0]["mean"]):
+            found.append((hit.iloc[0]["mean"], row))
+    if not found:
+        return ""
+    _, row = max(found, key=lambda mr: mr[0])
+    text = paper_cell(paper, row.paper_table or spec.paper_table, column, row.key, metric.paper)
+    return f"{text} ({row.label}, the best on test)"
+
+
+def best_baseline(spec: TableSpec, chosen: dict, column: protocol.Column, select_on: str):
+    """``(row, runs, split)`` of the best baseline of a column (picked like a best lr: on validation when
+    every run has it), or None when no baseline has a complete run."""
+    baselines = [
+        (r, chosen[(r.key, column.key)])
+        for r in spec.rows
+        if r.baseline and not chosen[(r.key, column.key)].empty
+    ]
+    if not baselines:
+        return None
+    split = protocol.select_split(pd.concat([b for _, b in baselines]), select_on)
+    row, runs = max(baselines, key=lambda rb: rb[1][split].mean())
+    return row, runs, split
+
+
+def tuning_runs(rows) -> int:
+    """Runs per seed behind a pick among ``rows``: each grid row's lrs, one run for any other."""
+    return sum(len(r.lrs) if r.grid else 1 for r in rows)
 
 
 def _comparisons(
     spec: TableSpec, runs: pd.DataFrame, chosen: dict, scale: str, select_on: str
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per column: ``spec.ours`` against the best baseline (picked like a best lr: on validation when every
-    run has it, reported on test), then against each ``spec.versus`` row."""
+    """Per column: ``spec.ours`` and each of ``spec.contenders`` against the best baseline (picked like a
+    best lr: on validation when every run has it, reported on test), then ``spec.ours`` against each
+    ``spec.versus`` row."""
     acc = spec.metrics[0].column if spec.metrics[0] is not protocol.TRAIN else "final_test_acc"
-    ours_row = next((r for r in spec.rows if r.key == spec.ours), None)
+    rows = {r.key: r for r in spec.rows}
+    behind = tuning_runs(r for r in spec.rows if r.baseline)
     diffs, extras = [], []
     for column in spec.columns_at(scale):
-        ours = chosen.get((ours_row.key, column.key)) if ours_row else None
-        baselines = [
-            (r, chosen[(r.key, column.key)])
-            for r in spec.rows
-            if r.baseline and not chosen[(r.key, column.key)].empty
-        ]
-        if ours is None or ours.empty or not baselines:
+        best = best_baseline(spec, chosen, column, select_on)
+        if best is None:
             continue
-        split = protocol.select_split(pd.concat([b for _, b in baselines]), select_on)
-        best_row, best = max(baselines, key=lambda rb: rb[1][split].mean())
-        against = [(f"best baseline: {best_row.label}", split, best)]
-        against += [
-            (r.label, "", chosen[(r.key, column.key)])
-            for r in spec.rows
-            if r.key in spec.versus and not chosen[(r.key, column.key)].empty
-        ]
-        for name, picked_on, them in against:
-            diffs.append(_compare(column.label(scale), ours_row.label, name, picked_on, ours, them, acc))
-        extras.append(_beyond(spec, runs, column, scale, ours, acc, select_on))
+        best_row, best_runs, split = best
+        for key in (k for k in (spec.ours, *spec.contenders) if k):
+            ours = chosen.get((key, column.key))
+            if ours is None or ours.empty:
+                continue
+            against = [(f"best baseline: {best_row.label}", split, best_runs, behind)]
+            if key == spec.ours:
+                against += [
+                    (r.label, "", chosen[(r.key, column.key)], tuning_runs([r]))
+                    for r in spec.rows
+                    if r.key in spec.versus and not chosen[(r.key, column.key)].empty
+                ]
+            for name, picked_on, them, n_runs in against:
+                diffs.append(
+                    _compare(column.label(scale), rows[key].label, name, picked_on, ours, them, acc, n_runs)
+                )
+            if key == spec.ours:
+                extras.append(_beyond(spec, runs, column, scale, ours, acc, select_on))
     return pd.DataFrame(diffs), pd.DataFrame([e for e in extras if e])
 
 
@@ -156,7 +339,9 @@ def _cost(cell: pd.DataFrame) -> float:
     return float((cell["train_time_s"] + cell["transfer_time_s"].fillna(0)).mean())
 
 
-def _compare(column: str, ours_label: str, name: str, picked_on: str, ours, them, acc: str) -> dict:
+def _compare(
+    column: str, ours_label: str, name: str, picked_on: str, ours, them, acc: str, behind: int
+) -> dict:
     c = stats.compare(ours[acc], them[acc])
     conv = stats.summarize(ours["converged_time_s"]), stats.summarize(them["converged_time_s"])
     target = stats.summarize(ours["time_to_target_s"]), stats.summarize(them["time_to_target_s"])
@@ -172,6 +357,7 @@ def _compare(column: str, ours_label: str, name: str, picked_on: str, ours, them
         "n ours": c.n_a,
         "n them": c.n_b,
         "wall-time ratio (ours/them)": _cost(ours) / _cost(them) if _cost(them) > 0 else math.nan,
+        "runs per seed behind them": behind,
         "conv. time ours (s)": conv[0].mean,
         "conv. time them (s)": conv[1].mean,
         "time to target ours (s)": target[0].mean,
@@ -218,88 +404,3 @@ def _beyond(spec, runs, column, scale, ours, acc, select_on) -> dict:
         "default runs at our cost": m,
         "equal-compute E[best of m defaults]": stats.expected_best_of(means, m),
     }
-
-
-# ---------------------------------------------------------------- rendering
-
-
-def _num(v) -> str:
-    if v is None:
-        return "—"
-    if isinstance(v, float):
-        return "—" if math.isnan(v) else f"{v:.4g}"
-    return str(v)
-
-
-def markdown(df: pd.DataFrame, index: bool = True) -> str:
-    """A GitHub Markdown table (pandas' to_markdown needs the optional tabulate package)."""
-    if df.empty:
-        return "_no data_\n"
-    flat = df.copy()
-    if isinstance(flat.columns, pd.MultiIndex):
-        flat.columns = [" / ".join(str(p) for p in c) for c in flat.columns]
-    if index:
-        flat = flat.reset_index()
-    head = [str(c) for c in flat.columns]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for _, r in flat.iterrows():
-        lines.append("| " + " | ".join(_num(v) for v in r) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def latex(df: pd.DataFrame, caption: str) -> str:
-    """LaTeX with booktabs rules (pandas Styler)."""
-    if df.empty:
-        return f"% {caption}: no data\n"
-    out = df.fillna("").map(lambda v: _num(v).replace("±", r"$\pm$").replace("_", r"\_"))
-    return out.style.to_latex(hrules=True, caption=caption.replace("_", r"\_"), multicol_align="c")
-
-
-def selection_note(built: BuiltTable) -> str:
-    """Which protocol produced the table: the split the best lr was picked on, and the option asked for."""
-    split = ", ".join(sorted(built.selected_on)) or "n/a (every row has a single lr)"
-    test = (
-        " (TEST split: optimistic, the paper's protocol; no validation accuracies)"
-        if ("final_test_acc" in built.selected_on)
-        else ""
-    )
-    return f"Best lr of the grid selected on: {split}{test}; --select-on {built.select_on}."
-
-
-def write(built: BuiltTable, out: Path) -> list[Path]:
-    """Write ``<id>_<scale>.{md,tex,csv}`` (+ ``_diff.csv``); return the paths."""
-    out.mkdir(parents=True, exist_ok=True)
-    stem = out / f"{built.spec.id}_{built.scale}"
-    protocol_note = selection_note(built)
-    note = (
-        f"Scale: {built.scale} ({protocol.SCALE_NOTES[built.scale]}). Ours: mean ± std over the complete seeds (n); diverged runs are counted "
-        f"beside it, never averaged. Paper: {built.spec.paper_table} of the paper, cells as transcribed in "
-        f"analysis/paper_numbers.csv. {protocol_note}"
-    )
-    parts = [f"## {built.spec.title}\n", note + "\n", markdown(built.wide)]
-    if not built.diffs.empty:
-        parts += [
-            "\n### Ours vs the best baseline and others (Welch t-test and percentile bootstrap over seeds)\n",
-            markdown(built.diffs, index=False),
-        ]
-    if not built.extras.empty:
-        parts += [
-            "\n### Beyond the paper: best of K default optimizers; equal compute\n",
-            markdown(built.extras, index=False),
-        ]
-    if built.missing:
-        parts += [
-            "\n### Missing runs (commands that fill them)\n",
-            "```\n" + "\n".join(built.missing) + "\n```\n",
-        ]
-    paths = [stem.with_suffix(".md"), stem.with_suffix(".tex"), stem.with_suffix(".csv")]
-    paths[0].write_text("\n".join(parts))
-    caption = (
-        f"{built.spec.title} ({built.scale} scale: {protocol.SCALE_NOTES[built.scale]}). {protocol_note}"
-    )
-    paths[1].write_text(latex(built.wide, caption))
-    built.cells.to_csv(paths[2], index=False)
-    if not built.diffs.empty:
-        paths.append(Path(f"{stem}_diff.csv"))
-        built.diffs.to_csv(paths[-1], index=False)
-    return paths

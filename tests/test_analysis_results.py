@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from analysis import protocol, record, stats, tables
+from analysis import protocol, record, render, stats, tables
 from analysis.__main__ import main
 from analysis.collect import load_results
 from doit import optimizers
@@ -394,7 +394,7 @@ def test_write_renders_markdown_latex_csv(tmp_path):
     built = tables.build(
         protocol.TABLES["table1"], load_results(tmp_path / "res").runs, tables.load_paper(), "embedded"
     )
-    paths = tables.write(built, tmp_path / "out")
+    paths = render.write(built, tmp_path / "out")
     md, tex = paths[0].read_text(), paths[1].read_text()
     assert "| row |" in md and "TEST split" in md and "Missing runs" in md
     assert "\\toprule" in tex and "\\bottomrule" in tex and "$\\pm$" in tex
@@ -503,7 +503,7 @@ def test_a_cell_whose_runs_all_diverged_says_so(tmp_path):
     assert cells.loc[("DOIT (ours)", col)]["ours"] == "diverged (n=3)"
     assert cells.loc[("SGD", col)]["ours"] == "91.00 (n=1); diverged: 1"
     assert built.diffs.empty  # no complete DOIT run: no comparison
-    md = tables.write(built, tmp_path / "out")[0].read_text()
+    md = render.write(built, tmp_path / "out")[0].read_text()
     assert "diverged (n=3)" in md and "91.00 (n=1); diverged: 1" in md
 
 
@@ -525,7 +525,7 @@ def test_select_on_val_by_default_and_test_on_request(tmp_path, select_on, lr, s
     runs = load_results(tmp_path).runs
     assert protocol.best_lr(_sgd_cell(runs), select_on)[1:] == (lr, split)
     built = tables.build(protocol.TABLES["table1"], runs, tables.load_paper(), "embedded", select_on)
-    note = tables.selection_note(built)
+    note = render.selection_note(built)
     assert f"selected on: {split}" in note and f"--select-on {select_on}" in note
     assert ("TEST split" in note) == (split == "final_test_acc")
 
@@ -535,5 +535,5 @@ def test_select_on_val_without_validation_falls_back_to_test_and_says_so(tmp_pat
     built = tables.build(
         protocol.TABLES["table1"], load_results(tmp_path).runs, tables.load_paper(), "embedded", "val"
     )
-    assert "selected on: final_test_acc (TEST split" in tables.selection_note(built)
-    assert "--select-on val" in tables.selection_note(built)
+    assert "selected on: final_test_acc (TEST split" in render.selection_note(built)
+    assert "--select-on val" in render.selection_note(built)
