@@ -50,6 +50,9 @@ class Row:
     elsewhere: tuple[tuple[str, str], ...] = ()  # (scale, experiment) where another sweep makes the row
     paper_table: str = ""  # the paper table its paper cells come from, where not the spec's
     shown: bool = True  # False: a baseline the pick of the best needs, not a row of its own
+    # further experiments whose runs of this method fill the row where the first has none at those settings
+    # (the verdict's DOIT: Table 1's, or the beyond table's run with the same cycles and candidates)
+    also: tuple[str, ...] = ()
 
     def experiment_at(self, scale: str) -> str:
         return dict(self.elsewhere).get(scale, self.experiment)
@@ -64,7 +67,7 @@ class Column:
     def label(self, scale: str) -> str:
         dataset, model, mode = self.runs[scale]
         label = f"{dataset}/{model}" + ("" if mode == "full" else f"/{mode}")
-        return label if scale == "paper" else f"{label} [paper: {self.key}]"
+        return label if scale == "paper" or label == self.key else f"{label} [paper: {self.key}]"
 
 
 @dataclass(frozen=True)
@@ -335,7 +338,18 @@ VERDICT = TableSpec(
     )
     + tuple(
         Row(m, label(m), "table1_fixed", (("method", m),), f"method={m}", baseline=False)
-        for m in _VERDICT_OTHERS + ("doit",)
+        for m in _VERDICT_OTHERS
+    )
+    + (
+        Row(
+            "doit",
+            label("doit"),
+            "table1_fixed",
+            (("method", "doit"),),
+            "method=doit",
+            baseline=False,
+            also=("beyond_fixed",),
+        ),
     )
     + tuple(
         dataclasses.replace(r, baseline=False, paper_table="table7")
@@ -352,7 +366,7 @@ VERDICT = TableSpec(
 
 # One run, no tuning (issue 22): each method run once at its defaults against the best of the 15 tuning
 # runs (5 single optimizers x 3 lrs, picked on validation) at the same seeds (conf/experiment/one_run*.yaml;
-# at scales paper and gpu the tuning runs are table1_grid's).
+# at scales paper and gpu the tuning runs are table1_grid's; at gpu DOIT, DOIT+ and the bandit beyond_fixed's).
 ONE_RUN_SEEDS = {
     "paper": (0, 1, 2),
     "gpu": (0, 1, 2),
@@ -369,6 +383,12 @@ ONE_RUN_METHODS = {
     "doit": "doit",
     "doit_plus": "doit_plus",
     "bandit": "bandit",
+}
+# at scale gpu the switching methods' runs at seeds 0-2 are Table 1's (DOIT) and the beyond table's
+_ONE_RUN_AT_GPU = {
+    "doit": (("gpu", "table1_fixed"),),
+    "doit_plus": (("gpu", "beyond_fixed"),),
+    "bandit": (("gpu", "beyond_fixed"),),
 }
 ONE_RUN = TableSpec(
     "one_run",
@@ -387,7 +407,15 @@ ONE_RUN = TableSpec(
         for m in SINGLES
     )
     + tuple(
-        Row(key, label(key), "one_run", (("method", m),), f"method={m}", baseline=False)
+        Row(
+            key,
+            label(key),
+            "one_run",
+            (("method", m),),
+            f"method={m}",
+            baseline=False,
+            elsewhere=_ONE_RUN_AT_GPU.get(m, ()),
+        )
         for key, m in ONE_RUN_METHODS.items()
     ),
     _BEYOND_COLS[:2] + (_MNIST_R18,),
@@ -543,21 +571,30 @@ TABLES: dict[str, TableSpec] = {
 }
 
 
-def match_rows(runs: pd.DataFrame, spec: TableSpec, row: Row, column: Column, scale: str) -> pd.DataFrame:
-    """The runs of one (row, column) cell at ``scale``."""
+def match_rows(
+    runs: pd.DataFrame, spec: TableSpec, row: Row, column: Column, scale: str, every: bool = False
+) -> pd.DataFrame:
+    """The runs of one (row, column) cell at ``scale``: the row's experiment's, else its first ``also``
+    experiment that has any (``runs`` are of one settings group); ``every``: all of those experiments'."""
     if runs.empty:
         return runs
     dataset, model, mode = column.runs[scale]
     mask = (
-        (runs["experiment"] == row.experiment_at(scale))
-        & (runs["scale"] == scale)
+        (runs["scale"] == scale)
         & (runs["dataset"] == dataset)
         & (runs["model"] == model)
         & (runs["mode"] == mode)
     )
     for key, value in row.match:
         mask &= runs[key] == value
-    return runs[mask]
+    experiments = (row.experiment_at(scale), *row.also)
+    if every:
+        return runs[mask & runs["experiment"].isin(experiments)]
+    for experiment in experiments:
+        found = runs[mask & (runs["experiment"] == experiment)]
+        if not found.empty:
+            break
+    return found
 
 
 SPLITS = {"val": "val_acc", "test": "final_test_acc", "train": "final_train_acc"}

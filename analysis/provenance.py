@@ -7,7 +7,8 @@ A ``provenance.json`` describes every run below its folder (the nearest one abov
      "commit": "3bc8a8d", "software": "...", "settings": "...", "deviations": ["...", "..."]}
 
 ``device`` reads as ``result.json``'s ``env.device``; every key but ``device`` and ``hardware`` may be
-left out. Tables print it in their caption (``describe``); a file that does not read is listed with the
+left out. ``scale`` (optional) files the runs under that scale instead of the one they recorded: for runs
+made, before the scale existed, with the settings it now sets; the caption says so. Tables print it in their caption (``describe``); a file that does not read is listed with the
 skipped result files, never fatal.
 """
 
@@ -32,6 +33,9 @@ class Provenance:
     software: str | None = None
     settings: str | None = None  # the runner overrides every run shared
     deviations: tuple[str, ...] = field(default_factory=tuple)  # from the paper's setting, in words
+    # the scale these runs stand for where their records name another: runs made before a scale existed,
+    # with the settings it now sets (e.g. scale=paper experiments run with the overrides of scale=gpu)
+    scale: str | None = None
 
 
 def parse(text: str) -> Provenance:
@@ -45,7 +49,7 @@ def parse(text: str) -> Provenance:
     for name in ("device", "hardware"):
         if not isinstance(data.get(name), str):
             raise ValueError(f"{name}: expected a string")
-    for name in ("date", "commit", "software", "settings"):
+    for name in ("date", "commit", "software", "settings", "scale"):
         if not isinstance(data.get(name, ""), str):
             raise ValueError(f"{name}: expected a string")
     runs = data.get("concurrent_runs")
@@ -71,7 +75,8 @@ def find(root: Path, run_dir: Path) -> Path | None:
 
 def attach(runs: pd.DataFrame, root: str | Path) -> tuple[dict[str, Provenance], list[tuple[str, str]]]:
     """Fill ``runs["provenance"]`` (the file describing each run under ``root``, or None) in place; return
-    the files that read and the ``(path, why)`` of those that did not (their runs get None)."""
+    the files that read and the ``(path, why)`` of those that did not (their runs get None). A file with
+    ``scale`` files its runs under that scale."""
     read, skipped, names = {}, [], []
     for path in runs["path"]:
         found = find(Path(root), Path(path))
@@ -83,6 +88,9 @@ def attach(runs: pd.DataFrame, root: str | Path) -> tuple[dict[str, Provenance],
                 skipped.append((key, f"invalid provenance file: {err}"))
         names.append(key if key in read else None)
     runs["provenance"] = pd.Series(names, index=runs.index, dtype=object)
+    for key, p in read.items():
+        if p.scale is not None:
+            runs.loc[runs["provenance"] == key, "scale"] = p.scale
     return read, skipped
 
 
@@ -112,6 +120,8 @@ def describe(runs: pd.DataFrame, files: dict[str, Provenance]) -> list[str]:
         parts = [p.hardware, f"device {p.device}"]
         if p.concurrent_runs:
             parts.append(f"{p.concurrent_runs} runs at a time on it")
+        if p.scale:
+            parts.append(f"read as scale {p.scale}")
         parts += [f"commit {p.commit}" if p.commit else "", p.date or "", p.software or ""]
         n = int((runs["provenance"] == key).sum())
         line = f"{_runs(n)} described by {key}: " + "; ".join(x for x in parts if x)

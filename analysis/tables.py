@@ -95,7 +95,7 @@ def scoped(spec: TableSpec, runs: pd.DataFrame, scale: str) -> pd.DataFrame:
     index = set()
     for column in spec.columns_at(scale):
         for row in spec.rows:
-            index |= set(protocol.match_rows(runs, spec, row, column, scale).index)
+            index |= set(protocol.match_rows(runs, spec, row, column, scale, every=True).index)
     return runs.loc[[i for i in runs.index if i in index]]
 
 

@@ -76,7 +76,7 @@ def test_cpu_runs_time_nothing(tmp_path):
 
 
 def test_the_tables_command_writes_the_cost_page(tmp_path):
-    assert main(["tables", "--results", str(GPU_RESULTS), "--out", str(tmp_path), "--scale", "paper"]) == 0
+    assert main(["tables", "--results", str(GPU_RESULTS), "--out", str(tmp_path), "--scale", "gpu"]) == 0
     page = (tmp_path / "cost.md").read_text()
     assert page.startswith("# Cost of the paper's tables at the paper's settings (ESTIMATES)")
     assert "15 runs shared one GPU at a time" in page and "1,914-2,101 s" in page

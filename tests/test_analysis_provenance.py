@@ -86,9 +86,7 @@ def test_several_roots_render_together(cpu_run, tmp_path):
 @pytest.fixture(scope="module")
 def verdict():
     col = load_results(GPU_RESULTS)
-    (built,) = tables.build_all(
-        protocol.VERDICT, col.runs, tables.load_paper(), "paper", files=col.provenance
-    )
+    (built,) = tables.build_all(protocol.VERDICT, col.runs, tables.load_paper(), "gpu", files=col.provenance)
     return built
 
 

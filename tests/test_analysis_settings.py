@@ -4,6 +4,8 @@ group; one row per tau / n_ini). On files the real runner wrote (tiny runs) and 
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -109,14 +111,12 @@ def gpu_tables(tmp_path_factory) -> Path:
 
 
 def test_gpu_runs_say_three_epochs_from_scratch(gpu_tables):
-    md = (gpu_tables / "table1_paper.md").read_text()
+    md = (gpu_tables / "table1_gpu.md").read_text()
     caption = md.split("\n\n")[1]
-    assert caption.startswith("Scale: paper")
+    assert caption.startswith("Scale: gpu")
     assert "epochs 3 (paper: 100)" in caption and "from scratch (paper: pre-trained)" in caption
-    assert "python -m runners.train -m experiment=table1_grid dataset=usps" in md
-    assert (
-        "epochs=3 model.pretrained=false" in md
-    )  # the missing runs of this settings group, not of the paper's
+    missing = (gpu_tables / "one_run_gpu.md").read_text()  # the one-run methods: not in these 75 runs
+    assert "python -m runners.train -m experiment=one_run scale=gpu dataset=mnist model=resnet18" in missing
 
 
 def test_a_gpu_scale_column_exists_for_mnist_resnet18():
@@ -138,8 +138,16 @@ def test_figure_8_draws_one_figure_per_settings_group(mixed, tmp_path):
     ]
 
 
-def test_seeds_outside_the_tables_protocol_are_named():
-    runs = load_results(GPU_RESULTS).runs  # DOIT+ and the bandit ran on seeds 0-2, not the beyond table's
+def test_seeds_outside_the_tables_protocol_are_named(tmp_path):
+    """Read as the scale they recorded (paper), DOIT+ and the bandit ran on seeds 0-2, not the beyond
+    table's 100-102."""
+    copy = tmp_path / "gpu"
+    shutil.copytree(GPU_RESULTS, copy)
+    known = json.loads((copy / "provenance.json").read_text())
+    del known["scale"]
+    (copy / "provenance.json").write_text(json.dumps(known))
+    runs = load_results(copy).runs
+    assert set(runs["scale"]) == {"paper"}
     (built,) = tables.build_all(protocol.BEYOND, runs, tables.load_paper(), "paper")
     assert "seeds 0, 1, 2 (this table's: 100, 101, 102)" in render.caption(built)
     (verdict,) = tables.build_all(protocol.VERDICT, runs, tables.load_paper(), "paper")
