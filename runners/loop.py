@@ -41,8 +41,8 @@ from runners.faults import OutOfMemory
 
 def out_of_memory(err: torch.OutOfMemoryError, where: str) -> OutOfMemory:
     """``OutOfMemory`` naming ``where`` and the size torch tried to allocate."""
-    size = re.search(r"Tried to allocate [\d.]+ \w+", str(err))
-    return OutOfMemory(where, size.group(0).lower() if size else "")
+    size = re.search(r"Tried to allocate ([\d.]+ \w+)", str(err))
+    return OutOfMemory(where, f"tried to allocate {size.group(1)}" if size else "")
 
 
 class Diverged(RuntimeError):

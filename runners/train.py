@@ -368,8 +368,9 @@ def _chance_note(result: Result) -> list[str]:
     chance = f"chance level is {m.chance_acc:.2f}% for {round(100 / m.chance_acc)} classes"
     if result.doit is not None:
         return [
-            f"{chance}: a known failure mode of switching over the paper's 15 candidates (an lr-0.1 cycle "
-            'sends the network to chance), not a broken install; README section "Embedded results" explains it'
+            f"{chance}: the documented failure mode of switching over the paper's 15 candidates (an lr-0.1 "
+            'cycle sends the network to chance), not a broken install; README section "Embedded results" '
+            "explains it"
         ]
     return [f"{chance}: the model learned nothing; try another lr"]
 
