@@ -53,7 +53,7 @@ class OutOfMemory(RunFailed):
 
     def __init__(self, where: str, detail: str = "", advice: str = ""):
         self.where, self.detail, self.advice = where, detail, advice
-        super().__init__(f"GPU out of memory in {where}{f' ({detail})' if detail else ''}{advice}")
+        super().__init__(f"GPU out of memory in {where}{f'; {detail}' if detail else ''}{advice}")
 
 
 class Interrupted(BaseException):

@@ -158,7 +158,8 @@ def _out_of_memory(cfg, err, out_dir: Path, saved_step: int | None) -> OutOfMemo
         if saved_step is not None
         else "no checkpoint was written yet"
     )
-    advice = f"; to fit, try {', '.join(change)} in a new hydra.run.dir (or with resume=false); {kept}"
+    options = f"{', '.join(change[:-1])} or {change[-1]}" if len(change) > 1 else change[0]
+    advice = f"; to fit, try {options} in a new hydra.run.dir (or with resume=false); {kept}"
     return OutOfMemory(err.where, err.detail, advice)
 
 
