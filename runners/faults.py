@@ -11,13 +11,16 @@
   signal outside SLURM) after the checkpoint at the next step boundary; exit code 128 + the signal number.
 
 ``str(err)`` is the line to show (``error: <line>``); ``one_line`` gives it with the exit code. The last
-good checkpoint and result files are intact in every case. ``RunExit`` carries the line to the CLI's edge.
+good checkpoint and result files are intact in every case. ``RunExit`` carries the line to the CLI's edge;
+``SweepIncomplete`` ends a sweep with a failed or missing run.
 """
 
 from __future__ import annotations
 
 import errno
 import signal
+
+from hydra.errors import CompactHydraException
 
 INTERRUPTED = "interrupted by "  # how an Interrupted line starts (sweeps count such runs as missing)
 _ADVICE = {
@@ -62,6 +65,12 @@ class Interrupted(BaseException):
     def __init__(self, signum: int, detail: str = ""):
         self.signum, self.exit_code = int(signum), 128 + int(signum)
         super().__init__(f"{INTERRUPTED}{signal.Signals(signum).name}{detail}")
+
+
+class SweepIncomplete(CompactHydraException):
+    """Some runs of a sweep failed or are missing (``hydra_plugins.doit_launchers.report``); the message is
+    the sweep's one line. Defined here, not with the launchers: Hydra's plugin scan executes their modules
+    a second time, which would make a class defined there a different one for ``runners.train.main``."""
 
 
 class RunExit(SystemExit):

@@ -33,7 +33,15 @@ from runners import checkpoint, config, preemption, provenance, results, rundir
 from runners.config import compose, owner
 from runners.data import build_data
 from runners.data.fingerprint import check_unchanged, fingerprint
-from runners.faults import Interrupted, OutOfMemory, RunExit, RunFailed, one_line, os_error_line
+from runners.faults import (
+    Interrupted,
+    OutOfMemory,
+    RunExit,
+    RunFailed,
+    SweepIncomplete,
+    one_line,
+    os_error_line,
+)
 from runners.loop import Diverged, Trainer, out_of_memory
 from runners.methods import build_method, hyper
 from runners.models import build_model
@@ -417,8 +425,6 @@ def main(argv: list[str] | None = None) -> int:
     import hydra
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
-
-    from hydra_plugins.doit_launchers.report import SweepIncomplete
 
     saved = os.environ.get("HYDRA_FULL_ERROR"), list(sys.argv)
     user_full_error = saved[0] == "1"

@@ -186,9 +186,8 @@ class _ChunkedReportingMixin(BaseSubmititLauncher):
                 last = _error_line(err_log)
                 own = last.startswith("error: ") and not last.startswith(f"error: {INTERRUPTED}")
                 status = "failed" if isinstance(err, FailedJobError) or own else "missing"
-                outcomes.append(
-                    report.Outcome(idx, shown, status, f"job {job.job_id}: {last} [log: {err_log}]")
-                )
+                detail = f"job {job.job_id}: {last.removeprefix('error: ')} [log: {err_log}]"
+                outcomes.append(report.Outcome(idx, shown, status, detail))
                 log.error(f"Sweep job {status}: {outcomes[-1].describe()}")
                 continue
             returns.append(ret)

@@ -3,8 +3,8 @@
 A diverged run is a result (``result.json`` records it), so it never fails a sweep. A failed run ended with
 an error (its one ``error:`` line, or an exception); a missing one left no result and no error of its own
 (interrupted by a signal, or killed: out of memory, cancelled, past its time limit). ``finish`` logs the line
-when every run has a result and raises ``SweepIncomplete`` (exit code 1, no traceback) naming each failed
-and missing run otherwise; rerunning the same command re-reports finished runs and resumes the others.
+when every run has a result and raises ``runners.faults.SweepIncomplete`` (exit code 1, no traceback)
+naming each failed and missing run otherwise; rerunning the same command re-reports finished runs and resumes the others.
 """
 
 from __future__ import annotations
@@ -13,15 +13,11 @@ import logging
 from collections import Counter
 from dataclasses import dataclass
 
-from hydra.errors import CompactHydraException
+from runners.faults import SweepIncomplete
 
 log = logging.getLogger(__name__)
 
 STATUSES = ("complete", "diverged", "failed", "missing")
-
-
-class SweepIncomplete(CompactHydraException):
-    """Some runs of a sweep failed or are missing; the message is the sweep's one line."""
 
 
 @dataclass
