@@ -45,6 +45,9 @@ class WriteFailed(RunFailed, OSError):
     def __init__(self, path, err: OSError):
         OSError.__init__(self, err.errno, err.strerror or str(err), str(path))
 
+    def __reduce__(self):  # picklable (a work queue may hand it between processes)
+        return type(self), (self.filename, OSError(self.errno, self.strerror))
+
     def __str__(self) -> str:
         reason = f"{self.strerror} (errno {self.errno})" if self.errno else self.strerror
         advice = _ADVICE.get(self.errno, "fix the cause")
@@ -58,13 +61,19 @@ class OutOfMemory(RunFailed):
         self.where, self.detail, self.advice = where, detail, advice
         super().__init__(f"GPU out of memory in {where}{f'; {detail}' if detail else ''}{advice}")
 
+    def __reduce__(self):
+        return type(self), (self.where, self.detail, self.advice)
+
 
 class Interrupted(BaseException):
     """A signal stopped the run after its checkpoint (a ``BaseException``: no ``except Exception`` swallows it)."""
 
     def __init__(self, signum: int, detail: str = ""):
-        self.signum, self.exit_code = int(signum), 128 + int(signum)
+        self.signum, self.detail, self.exit_code = int(signum), detail, 128 + int(signum)
         super().__init__(f"{INTERRUPTED}{signal.Signals(signum).name}{detail}")
+
+    def __reduce__(self):
+        return type(self), (self.signum, self.detail)
 
 
 class SweepIncomplete(CompactHydraException):
@@ -79,6 +88,9 @@ class RunExit(SystemExit):
     def __init__(self, line: str, code: int):
         super().__init__(code)
         self.line = line
+
+    def __reduce__(self):
+        return type(self), (self.line, self.code)
 
 
 def one_line(err: BaseException) -> tuple[str, int] | None:

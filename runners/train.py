@@ -116,10 +116,10 @@ def run(cfg: DictConfig, out_dir: Path, choices: dict | None = None) -> Result:
         trainer.progress = Progress(cfg.progress, int(cfg.epochs) * len(data.train), trainer.state.step)
         diverged = _train(trainer, out_dir)
     except (OutOfMemory, torch.OutOfMemoryError) as err:
-        saved = (
+        saved_step = (
             trainer.saved_step if trainer is not None else ckpt["trainer"]["loop"]["step"] if ckpt else None
         )
-        raise _out_of_memory(cfg, err, out_dir, saved) from None
+        raise _out_of_memory(cfg, err, out_dir, saved_step) from None
     if cfg.plot:
         _plot(cfg, out_dir, trainer.state, opt if is_doit else None)
     result = _result(
@@ -267,7 +267,7 @@ def _result(
     cfg, choices: dict, settings: dict, state, model, opt, transfer, wall_s: float, diverged, num_classes: int
 ) -> Result:
     """The run's record (``analysis.record``): what ran, its effective hyperparameters, metrics, timing."""
-    m, is_doit = cfg.method, cfg.method.kind == "doit"
+    m, is_doit, chance = cfg.method, cfg.method.kind == "doit", 100.0 / num_classes
     last = state.metrics[-1] if state.metrics else {}
     vals = [r["val_acc"] for r in state.metrics if r.get("val_acc") is not None]
     doit_only = (lambda v: v) if is_doit else (lambda v: None)
@@ -304,8 +304,8 @@ def _result(
         test_acc5=last.get("test_acc5"),
         val_acc=last.get("val_acc"),
         best_val_acc=max(vals) if vals else None,
-        chance_acc=100.0 / num_classes,
-        at_chance=at_chance(last.get("test_acc"), 100.0 / num_classes),
+        chance_acc=chance,
+        at_chance=at_chance(last.get("test_acc"), chance),
     )
     timing = Timing(
         train_time_s=state.train_time_s,
@@ -356,7 +356,9 @@ def summary(result: Result) -> str:
             f"{' (chance level)' if m.at_chance else ''}, best {m.best_test_acc:.2f}%, "
             f"train loss {m.final_train_loss:.4f}"
         )
-    lines = [head, *_chance_note(result)] + [
+    lines = [
+        head,
+        *_chance_note(result),
         f"wall {t.wall_time_s:.1f} s (training {t.train_time_s:.1f} s, {t.epochs_run} epochs, "
         f"{t.steps} steps; converged at epoch {t.converged_epoch})",
     ]
@@ -404,9 +406,8 @@ def _task(cfg: DictConfig) -> str:
         with preemption.handled():
             result = run(cfg, out_dir, dict(hc.runtime.choices))
     except (ConfigError, RunFailed, Interrupted) as err:
-        if isinstance(
-            err, ConfigError
-        ):  # a job of a multirun: checked here first (its dir is Hydra's already)
+        # a config refused in a job of a multirun (checked here first) leaves no run dir behind
+        if isinstance(err, ConfigError):
             _discard_hydra_files(out_dir)
         if os.environ.get(_USER_FULL_ERROR) == "1":
             raise
@@ -421,7 +422,9 @@ def _task(cfg: DictConfig) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The console entry: one ``error: ...`` line on stderr and exit code 2 for any config error."""
+    """The console entry: whatever stops a run or a sweep is one ``error: ...`` line on stderr, with exit code
+    2 for a config error, 1 for a diverged run, a failed write, GPU memory or a sweep with a failed or
+    missing run, 128 + the signal for SIGINT/SIGTERM (``runners.faults``)."""
     import hydra
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import errno
 import os
+import pickle
+import signal
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,8 @@ from faultcheck import (
 
 from analysis.__main__ import main as analysis_main
 from runners import checkpoint, results
+from runners.faults import Interrupted, OutOfMemory, WriteFailed, one_line
+from runners.schema import ConfigError
 from runners.train import main
 
 ADAM = ["method=adam", "epochs=3", "checkpoint_every_steps=20", "progress=off", "plot=false"]
@@ -187,3 +191,22 @@ def test_analysis_on_a_full_disk_is_one_line(command, reference, tmp_path, capsy
             line.startswith(f"error: cannot write {disk / 'out'}")
             and "No space left on device (errno 28)" in line
         )
+
+
+def test_what_run_raises_is_one_line_with_its_exit_code_and_picklable():
+    """The contract a caller of ``run`` (a work queue) relies on: ``one_line`` gives the line and exit code."""
+    faults = {
+        ConfigError("epochs: must be >= 1"): 2,
+        WriteFailed("/r/checkpoint.pt", OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))): 1,
+        OutOfMemory("training step 3 (epoch 1)", "tried to allocate 2.00 GiB"): 1,
+        Interrupted(signal.SIGINT, " at step 3"): 130,
+        Interrupted(signal.SIGTERM): 143,
+    }
+    for err, code in faults.items():
+        line, exit_code = one_line(err)
+        assert exit_code == code and "\n" not in line and line == str(err)
+        again = pickle.loads(pickle.dumps(err))
+        assert type(again) is type(err) and str(again) == str(err)
+    assert isinstance(WriteFailed("/r/x", OSError(errno.EIO, "I/O error")), OSError)
+    assert not isinstance(Interrupted(signal.SIGINT), Exception)
+    assert one_line(ValueError("a bug")) is None

@@ -18,8 +18,10 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, run_cli
-from faultcheck import assert_same_run, checkpoint_step, one_error_line
+from faultcheck import assert_same_run, checkpoint_step, cli, one_error_line
 
+from analysis import record
+from runners import results
 from runners.train import main
 
 ARGS = ["method=adam", "epochs=3", "progress=off", "plot=false"]
@@ -113,3 +115,26 @@ def test_a_signal_stops_a_basic_sweep_and_the_rerun_finishes_it(reference, tmp_p
     assert again.returncode == 0, again.stderr
     assert f"sweep {sweep}: 2 runs: 2 complete, 0 diverged, 0 failed, 0 missing" in again.stdout
     assert_same_run(reference, Path(stopped.group(1)))
+
+
+def test_a_signal_after_the_last_step_lets_the_run_finish_then_stops(tmp_path, capsys, monkeypatch):
+    """In process: SIGINT while result.json is written; the record is complete, the exit code still 130."""
+    out, write_result = tmp_path / "run", results.write_result
+
+    def write_then_interrupt(path, result):
+        write_result(path, result)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(results, "write_result", write_then_interrupt)
+    saved = signal.signal(
+        signal.SIGINT, signal.default_int_handler
+    )  # as in a fresh process: the run takes it
+    try:
+        code, _, err = cli(capsys, [*ARGS, f"hydra.run.dir={out}"])
+    finally:
+        signal.signal(signal.SIGINT, saved)
+    assert code == 130
+    assert one_error_line(err) == (
+        f"error: interrupted by SIGINT after the run ended; {out / 'result.json'} is complete"
+    )
+    assert record.loads((out / "result.json").read_text()).status == "complete"

@@ -20,11 +20,12 @@ import fakedata
 import pytest
 from conftest import REPO
 from faultcheck import one_error_line
+from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import OmegaConf
 from submitit.core.utils import FailedJobError, UncompletedJobError
 
 from hydra_plugins.doit_launchers import report
-from hydra_plugins.doit_launchers.launcher import DoitLocalLauncher
+from hydra_plugins.doit_launchers.launcher import DoitBasicLauncher, DoitLocalLauncher
 from runners.faults import SweepIncomplete
 
 TINY = ["epochs=1", "progress=off", "plot=false"]
@@ -137,3 +138,9 @@ def test_the_sweep_line_counts_and_only_failed_or_missing_runs_fail_it():
     report.finish("s", runs)
     with pytest.raises(SweepIncomplete, match=r"0 failed, 1 missing; diverged #1 \(lr=9\); missing #2"):
         report.finish("s", [*runs, report.Outcome(2, "lr=3", "missing", "job 4: empty error log")])
+
+
+def test_a_task_that_raises_is_a_failed_run_named_by_its_exception():
+    ret = JobReturn(status=JobStatus.FAILED, _return_value=ValueError("boom\nmore"))
+    outcome = DoitBasicLauncher._outcome(3, "lr=1", ret)
+    assert (outcome.status, outcome.describe()) == ("failed", "#3 (lr=1): ValueError: boom")

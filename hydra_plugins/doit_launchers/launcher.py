@@ -61,8 +61,8 @@ class DoitBasicLauncher(BasicLauncher):
             try:
                 ret = self._run(idx, overrides)
             except RunExit as exit_:
-                configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
                 if exit_.line.startswith(INTERRUPTED):  # the user or the system wants the sweep to stop
+                    configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
                     left = len(job_overrides) - (idx - initial_job_idx) - 1
                     log.warning(f"{report.line(sweep_dir, outcomes)}; stopped at #{idx}, {left} not started")
                     raise
@@ -71,18 +71,19 @@ class DoitBasicLauncher(BasicLauncher):
                 outcomes.append(report.Outcome(idx, shown, "failed", _first_line(err)))
             else:
                 runs.append(ret)
-                if (
-                    ret.status == JobStatus.FAILED
-                ):  # an exception of the task: a bug, its traceback in the log
-                    log.error(f"#{idx} ({shown}) failed", exc_info=ret._return_value)
-                    outcomes.append(report.Outcome(idx, shown, "failed", _first_line(ret._return_value)))
-                else:
-                    outcomes.append(report.outcome(idx, shown, ret.return_value))
+                outcomes.append(self._outcome(idx, shown, ret))
             configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
             if outcomes[-1].status != "complete":
-                log.warning(f"#{idx} ({shown}): {outcomes[-1].status}; the sweep goes on")
+                log.warning(f"{outcomes[-1].status} {outcomes[-1].describe()}; the sweep goes on")
         report.finish(sweep_dir, outcomes)
         return runs
+
+    @staticmethod
+    def _outcome(idx: int, shown: str, ret: JobReturn) -> report.Outcome:
+        if ret.status == JobStatus.FAILED:  # the task raised: a bug (its traceback goes to the log)
+            log.error(f"#{idx} ({shown}) raised", exc_info=ret._return_value)
+            return report.Outcome(idx, shown, "failed", _first_line(ret._return_value))
+        return report.outcome(idx, shown, ret.return_value)
 
     def _run(self, idx: int, overrides: Sequence[str]) -> JobReturn:
         assert self.hydra_context is not None and self.config is not None and self.task_function is not None
