@@ -132,7 +132,17 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-    return args.func(args)
+    try:
+        return args.func(args)
+    except OSError as err:  # writing a table or figure: no space, I/O error, permission, read-only disk
+        where = err.filename or args.out
+        reason = f"{err.strerror} (errno {err.errno})" if err.errno else str(err)
+        print(
+            f"error: cannot write {where}: {reason}; free space or fix the permissions of --out "
+            f"{args.out}, then rerun the same command",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -85,6 +85,18 @@ class Metrics:
     test_acc5: float | None = None
     val_acc: float | None = None
     best_val_acc: float | None = None
+    chance_acc: float | None = None  # 100 / number of classes (null: not recorded)
+    at_chance: bool | None = None  # final_test_acc within CHANCE_MARGIN_PP of chance_acc (see at_chance())
+
+
+CHANCE_MARGIN_PP = 1.0
+
+
+def at_chance(final_test_acc: float | None, chance_acc: float | None) -> bool | None:
+    """Whether a final test accuracy is chance level: within ``CHANCE_MARGIN_PP`` points (None: unknown)."""
+    if final_test_acc is None or chance_acc is None:
+        return None
+    return abs(final_test_acc - chance_acc) <= CHANCE_MARGIN_PP
 
 
 @dataclass
@@ -245,6 +257,7 @@ def from_dict(data) -> Result:
         value = getattr(result.metrics, name)
         if value is not None and not 0.0 <= value <= 100.0:
             raise RecordError(f"metrics.{name}: {value} is outside [0, 100]")
+    _check_chance(result.metrics)
     if result.status == "complete" and result.metrics.final_test_acc is None:
         raise RecordError("metrics.final_test_acc: missing in a complete run")
     if (result.status == "diverged") != (result.diverged_step is not None):
@@ -266,6 +279,18 @@ def _settings_from_config(result: Result, run: dict) -> None:
         result.run.pretrained = model["pretrained"]
     if "train_size" not in run and isinstance(dataset.get("train_size"), int):
         result.run.train_size = dataset["train_size"]
+
+
+def _check_chance(m: Metrics) -> None:
+    """``chance_acc`` is a percentage above 0; ``at_chance`` agrees with it and ``final_test_acc``."""
+    if m.chance_acc is not None and not 0.0 < m.chance_acc <= 100.0:
+        raise RecordError(f"metrics.chance_acc: {m.chance_acc} is outside (0, 100]")
+    expected = at_chance(m.final_test_acc, m.chance_acc)
+    if m.at_chance is not None and m.at_chance != expected:
+        raise RecordError(
+            f"metrics.at_chance: {m.at_chance} does not fit final_test_acc {m.final_test_acc} "
+            f"and chance_acc {m.chance_acc}"
+        )
 
 
 def _check_grid(grid: dict | None) -> None:

@@ -16,12 +16,17 @@ no host sync per step and no checkpoint or evaluation of a diverged state). DOIT
 diverged switch cycle back themselves: the loop calls ``optimizer.guard()`` before every evaluation and
 ``optimizer.finish()`` once when training ends, before the final evaluation and checkpoint. An epoch's
 ``train_loss`` is the mean of its finite per-step losses; ``nonfinite_steps`` counts the others.
+
+GPU memory: ``torch.OutOfMemoryError`` in a training step or an evaluation becomes
+``runners.faults.OutOfMemory`` naming where; nothing of the failed step is checkpointed (``saved_step`` is
+the step of the last checkpoint written).
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -31,6 +36,13 @@ import torch.nn.functional as F
 
 from doit.space import label
 from runners import preemption
+from runners.faults import OutOfMemory
+
+
+def out_of_memory(err: torch.OutOfMemoryError, where: str) -> OutOfMemory:
+    """``OutOfMemory`` naming ``where`` and the size torch tried to allocate."""
+    size = re.search(r"Tried to allocate ([\d.]+ \w+)", str(err))
+    return OutOfMemory(where, f"tried to allocate {size.group(1)}" if size else "")
 
 
 class Diverged(RuntimeError):
@@ -198,6 +210,7 @@ class Trainer:
         self.amp = bool(amp) and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda") if self.amp else None
         self.state = LoopState()
+        self.saved_step: int | None = None  # the step of the last checkpoint written (None: none yet)
         # DOIT strategies roll diverged cycles back (nan_guard); everything else stops with Diverged
         self.guarded = bool(is_doit and getattr(optimizer, "nan_guard", False))
         self.check_every = max(int(check_every), 1)
@@ -217,12 +230,14 @@ class Trainer:
 
     def load_state_dict(self, d: dict) -> None:
         self.state = LoopState.from_state_dict(d["loop"], self.device)
+        self.saved_step = self.state.step
         self._checked = 0
         if self.scaler is not None and d.get("scaler"):
             self.scaler.load_state_dict(d["scaler"])
 
     def _checkpoint(self) -> None:
         self.on_checkpoint()
+        self.saved_step = self.state.step
         self._last_checkpoint = time.perf_counter()
         if preemption.requested():
             preemption.after_checkpoint()
@@ -258,25 +273,15 @@ class Trainer:
             )
 
     def run(self) -> LoopState:
-        s = self.state
-        model, opt, sched = self.model, self.optimizer, self.scheduler
-        model.train()
+        s, sched = self.state, self.scheduler
+        self.model.train()
         while not self.finished:
             t_epoch = time.perf_counter()
             for batch in self.data.train.epoch(s.epoch, start=s.batch):
-                inputs, y, is_dict = split_batch(batch)
-                with self.amp_ctx():
-                    logits = logits_of(model, inputs, is_dict)
-                    loss = F.cross_entropy(logits, y)
-                kw = {"loss": loss.detach()} if self.is_doit else {}
-                if self.scaler is not None:
-                    self.scaler.scale(loss).backward()
-                    self.scaler.step(opt, **kw)
-                    self.scaler.update()
-                else:
-                    loss.backward()
-                    opt.step(**kw)
-                opt.zero_grad(set_to_none=True)
+                try:
+                    logits, y, loss = self._step(batch)
+                except torch.OutOfMemoryError as err:
+                    raise out_of_memory(err, f"training step {s.step + 1} (epoch {s.epoch + 1})") from None
                 if sched is not None:
                     sched.step()
                 s.epoch_losses.append(loss.detach())
@@ -315,6 +320,24 @@ class Trainer:
                 self._checkpoint()
         return s
 
+    def _step(self, batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One optimizer step on ``batch``: ``(logits, labels, loss)``."""
+        model, opt = self.model, self.optimizer
+        inputs, y, is_dict = split_batch(batch)
+        with self.amp_ctx():
+            logits = logits_of(model, inputs, is_dict)
+            loss = F.cross_entropy(logits, y)
+        kw = {"loss": loss.detach()} if self.is_doit else {}
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            self.scaler.step(opt, **kw)
+            self.scaler.update()
+        else:
+            loss.backward()
+            opt.step(**kw)
+        opt.zero_grad(set_to_none=True)
+        return logits, y, loss
+
     def _end_epoch(self) -> None:
         s = self.state
         t0 = time.perf_counter()
@@ -332,12 +355,15 @@ class Trainer:
             "train_acc": 100.0 * torch.stack(s.epoch_correct).sum().item() / max(s.epoch_seen, 1),
         }
         data = self.data
-        with averaged_iterate(self.optimizer, self.model, data.train, self.amp_ctx):
-            test = evaluate(self.model, data.test, data.metrics, data.num_classes, self.amp_ctx)
-            row.update({f"test_{k}": v for k, v in test.items()})
-            if data.val is not None:
-                val = evaluate(self.model, data.val, data.metrics, data.num_classes, self.amp_ctx)
-                row.update({f"val_{k}": v for k, v in val.items()})
+        try:
+            with averaged_iterate(self.optimizer, self.model, data.train, self.amp_ctx):
+                test = evaluate(self.model, data.test, data.metrics, data.num_classes, self.amp_ctx)
+                row.update({f"test_{k}": v for k, v in test.items()})
+                if data.val is not None:
+                    val = evaluate(self.model, data.val, data.metrics, data.num_classes, self.amp_ctx)
+                    row.update({f"val_{k}": v for k, v in val.items()})
+        except torch.OutOfMemoryError as err:
+            raise out_of_memory(err, f"the evaluation after epoch {s.epoch + 1}") from None
         if self.is_doit:
             row["optimizer"] = label(self.optimizer.current) if self.optimizer.current else None
         s.train_time_s += time.perf_counter() - t0

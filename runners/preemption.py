@@ -1,4 +1,4 @@
-"""Preemption handling: checkpoint at the next step boundary, then requeue.
+"""Signals: checkpoint at the next step boundary, then requeue (preemption) or stop (SIGINT, SIGTERM).
 
 SLURM announces preemption and the end of the time limit with a signal (submitit's
 ``--signal=USR2@<signal_delay_s>``; ``SUBMITIT_PREEMPT_SIGNAL`` picks another one). submitit
@@ -9,26 +9,36 @@ the loop polls :func:`requested` at every step boundary, writes ``checkpoint.pt`
 (stable) output dir and calls :func:`after_checkpoint`, which hands over to submitit's saved handler
 (requeue + exit), or requeues with ``scontrol`` under plain ``sbatch``, or exits with a message.
 The requeued job reruns the same arguments, finds ``checkpoint.pt`` and resumes.
+
+SIGINT and SIGTERM take the same path where nobody else claimed them (Python's default handlers; submitit
+bypasses SIGTERM, which SLURM sends before USR2 on preemption): the flag, the checkpoint, then
+``runners.faults.Interrupted`` (exit code 128 + the signal). A second one acts at once, as without us.
+``handled()`` installs all this for one run and puts the old handlers back afterwards.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from submitit.core.job_environment import SignalHandler
+
+from runners.faults import Interrupted
 
 log = logging.getLogger(__name__)
 
 _requested = False
 _signum: int | None = None
 _previous: Callable[[int, Any], Any] | int | None = None
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_stop_previous: dict[int, Any] = {}  # their handlers before install(): restored by the first one
 
 
 def preempt_signal() -> signal.Signals:
@@ -45,13 +55,18 @@ def preempt_signal() -> signal.Signals:
 def _on_signal(signum: int, frame: Any) -> None:
     global _requested, _signum
     _requested, _signum = True, signum
-    log.warning(
-        "Caught %s: checkpointing at the next step boundary, then requeueing", signal.Signals(signum).name
-    )
+    name = signal.Signals(signum).name
+    if signum in _stop_previous:
+        signal.signal(signum, _stop_previous.pop(signum))  # a second one acts at once
+        log.warning(
+            "Caught %s: checkpointing at the next step boundary, then stopping (again: stop now)", name
+        )
+    else:
+        log.warning("Caught %s: checkpointing at the next step boundary, then requeueing", name)
 
 
 def install() -> None:
-    """Route the preemption signal to a flag (call once at task start, in the main thread)."""
+    """Route the preemption signal, and SIGINT/SIGTERM where unclaimed, to a flag (main thread only)."""
     global _previous
     if threading.current_thread() is not threading.main_thread():
         log.warning("preemption.install() outside the main thread: signals stay with their old handlers")
@@ -61,11 +76,41 @@ def install() -> None:
     if current is not _on_signal:
         _previous = current
         signal.signal(sig, _on_signal)
+    for stop in STOP_SIGNALS:
+        current = signal.getsignal(stop)
+        if current in (signal.SIG_DFL, signal.default_int_handler):
+            _stop_previous[stop] = current
+            signal.signal(stop, _on_signal)
+
+
+@contextlib.contextmanager
+def handled() -> Iterator[None]:
+    """``install()`` for one run: afterwards each signal has its old handler again and the flag is down
+    (the next run in the same process, e.g. of a basic-launcher sweep, starts afresh)."""
+    global _requested, _signum
+    install()
+    try:
+        yield
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            sig = preempt_signal()
+            if signal.getsignal(sig) is _on_signal and _previous is not None:
+                signal.signal(sig, _previous)
+            for stop, previous in _stop_previous.items():
+                if signal.getsignal(stop) is _on_signal:
+                    signal.signal(stop, previous)
+            _stop_previous.clear()
+        _requested, _signum = False, None
 
 
 def requested() -> bool:
-    """True once the preemption signal arrived; the loop then checkpoints and calls after_checkpoint()."""
+    """True once a handled signal arrived; the loop then checkpoints and calls after_checkpoint()."""
     return _requested
+
+
+def requested_signal() -> int | None:
+    """The signal that set the flag (None: none arrived)."""
+    return _signum if _requested else None
 
 
 def _slurm_job_id() -> str | None:
@@ -76,13 +121,16 @@ def _slurm_job_id() -> str | None:
 
 
 def after_checkpoint() -> None:
-    """Hand over after the checkpoint was written: requeue the job and end this process (never returns).
+    """Hand over after the checkpoint was written: requeue the job or stop (never returns).
 
-    Inside a submitit job, submitit's own handler runs (it counts time-outs against
-    ``max_num_timeout``, requeues with ``scontrol requeue``, or restarts a ``submitit_local`` task).
-    Under plain ``sbatch`` the job requeues itself. Elsewhere the process exits with a message.
+    SIGINT and SIGTERM raise ``Interrupted``. The preemption signal: inside a submitit job, submitit's own
+    handler runs (it counts time-outs against ``max_num_timeout``, requeues with ``scontrol requeue``, or
+    restarts a ``submitit_local`` task); under plain ``sbatch`` the job requeues itself; elsewhere it raises
+    ``Interrupted``.
     """
     signum = _signum if _signum is not None else preempt_signal()
+    if signum != preempt_signal():
+        raise Interrupted(signum)
     if isinstance(getattr(_previous, "__self__", None), SignalHandler):
         log.info("Checkpoint written; handing over to submitit for the requeue")
         _previous(signum, None)  # type: ignore[operator]  # requeues, then sys.exit(); raises if it can't
@@ -98,7 +146,4 @@ def after_checkpoint() -> None:
             )
         log.info("Checkpoint written; SLURM job %s requeued", job)
         sys.exit(0)
-    raise SystemExit(
-        f"Stopped by {signal.Signals(signum).name} after writing the checkpoint; "
-        "run the same command with the same output dir to resume"
-    )
+    raise Interrupted(signum)

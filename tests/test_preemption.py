@@ -1,5 +1,6 @@
-"""runners.preemption without SLURM: the signal flag, the three hand-over paths, and the
-hand-over to submitit's own handler in a real submitit_local job (signal -> checkpoint -> requeue -> resume)."""
+"""runners.preemption without SLURM: the signal flag, the three hand-over paths, SIGINT/SIGTERM (stop after
+the checkpoint), and the hand-over to submitit's own handler in a real submitit_local job (signal ->
+checkpoint -> requeue -> resume)."""
 
 import os
 import signal
@@ -14,6 +15,7 @@ import pytest
 import submitit
 
 from runners import preemption
+from runners.faults import Interrupted
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,9 +26,13 @@ def clean_state(monkeypatch):
     monkeypatch.setattr(preemption, "_requested", False)
     monkeypatch.setattr(preemption, "_signum", None)
     monkeypatch.setattr(preemption, "_previous", None)
+    monkeypatch.setattr(preemption, "_stop_previous", {})
     for var in ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID", "SUBMITIT_PREEMPT_SIGNAL"):
         monkeypatch.delenv(var, raising=False)
-    saved = {s: signal.getsignal(s) for s in (signal.SIGUSR1, signal.SIGUSR2)}
+    handled = (signal.SIGUSR1, signal.SIGUSR2, signal.SIGINT, signal.SIGTERM)
+    saved = {s: signal.getsignal(s) for s in handled}
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a fresh process (pytest has its own)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     yield
     for s, handler in saved.items():
         signal.signal(s, handler)
@@ -72,11 +78,43 @@ def test_install_outside_main_thread_leaves_handlers():
     assert signal.getsignal(signal.SIGUSR2) is before
 
 
-def test_after_checkpoint_without_scheduler_exits_with_message():
+def test_after_checkpoint_without_scheduler_stops():
     preemption.install()
     _deliver(signal.SIGUSR2)
-    with pytest.raises(SystemExit, match="Stopped by SIGUSR2 after writing the checkpoint"):
+    with pytest.raises(Interrupted, match="^interrupted by SIGUSR2$") as info:
         preemption.after_checkpoint()
+    assert info.value.exit_code == 128 + signal.SIGUSR2
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_stop_signal_checkpoints_then_stops_and_a_second_acts_at_once(sig, code):
+    preemption.install()
+    _deliver(sig)
+    assert preemption.requested_signal() == sig
+    with pytest.raises(Interrupted, match=f"^interrupted by {sig.name}$") as info:
+        preemption.after_checkpoint()
+    assert info.value.exit_code == code
+    # the first one put the old handler back: a second one acts at once, as without us
+    assert signal.getsignal(sig) in (signal.default_int_handler, signal.SIG_DFL)
+
+
+def test_claimed_stop_signals_stay_with_their_owner():
+    def owner(signum, frame):
+        raise AssertionError("not delivered here")
+
+    signal.signal(signal.SIGTERM, owner)  # e.g. submitit's bypass of SLURM's SIGTERM before USR2
+    preemption.install()
+    assert signal.getsignal(signal.SIGTERM) is owner
+    assert signal.getsignal(signal.SIGINT) is preemption._on_signal
+
+
+def test_handled_puts_every_handler_back_and_lowers_the_flag():
+    before = {s: signal.getsignal(s) for s in (signal.SIGUSR2, signal.SIGINT, signal.SIGTERM)}
+    with preemption.handled():
+        assert all(signal.getsignal(s) is preemption._on_signal for s in before)
+        _deliver(signal.SIGUSR2)
+    assert not preemption.requested() and preemption.requested_signal() is None
+    assert {s: signal.getsignal(s) for s in before} == before
 
 
 @pytest.fixture

@@ -193,8 +193,8 @@ def test_crashed_job_fails_the_sweep_naming_it(slurm_cluster, tmp_path):
     assert proc.returncode != 0
     assert len(re.findall(r"#\d : .* -> job \d+$", out, re.MULTILINE)) == 2, out
     failed = re.search(
-        r"1 of 2 sweep jobs failed: #1 \(.*dataset\.root=missing.*\) job (\d+): "
-        r"(.*) \[log: (\S+_log\.err)\]",
+        r"2 runs: 1 complete, 0 diverged, 1 failed, 0 missing; failed #1 \(.*dataset\.root=missing.*\): "
+        r"job (\d+): (.*?) \[log: (\S+_log\.err)\]",
         out,
     )
     assert failed, out

@@ -1,9 +1,19 @@
-"""Structured configs of the DOIT launchers, stored as ``hydra/launcher: doit_slurm | doit_local``."""
+"""Structured configs of the DOIT launchers, stored as ``hydra/launcher: basic | doit_slurm | doit_local``.
+
+``basic`` replaces Hydra's own entry of that name (Hydra's default launcher), so ``hydra/launcher=basic``,
+given or not, runs ``DoitBasicLauncher``: a failed or diverged run does not stop the sweep.
+"""
 
 from dataclasses import dataclass, field
 
+import hydra._internal.core_plugins.basic_launcher  # noqa: F401  (its "basic" entry first: ours replaces it)
 from hydra.core.config_store import ConfigStore
 from hydra_plugins.hydra_submitit_launcher.config import LocalQueueConf, SlurmQueueConf
+
+
+@dataclass
+class DoitBasicConf:
+    _target_: str = "hydra_plugins.doit_launchers.launcher.DoitBasicLauncher"
 
 
 @dataclass
@@ -20,6 +30,9 @@ class DoitLocalConf(LocalQueueConf):
     setup: list[str] = field(default_factory=list)
 
 
+ConfigStore.instance().store(
+    group="hydra/launcher", name="basic", node=DoitBasicConf(), provider="doit_launchers"
+)
 ConfigStore.instance().store(
     group="hydra/launcher", name="doit_slurm", node=DoitSlurmConf(), provider="doit_launchers"
 )
