@@ -31,6 +31,7 @@ from doit.selection import (
     RandomSelect,
     Strategy,
     SurrogateSelect,
+    anchor,
 )
 from doit.space import Candidate, expand, label
 
@@ -68,6 +69,8 @@ class DOIT(torch.optim.Optimizer):
     ``acquirer="thompson"`` picks by posterior sampling; ``context`` adds the log of the loss level (the
     last kept cycle's tail mean) to the surrogate input; ``inherit`` (paper: no) carries moment buffers across a
     switch. ``strategy="bandit"`` replaces the surrogate by discounted UCB with discount ``gamma``.
+    ``initial="anchored"`` (DOIT+2) starts on the most conservative candidate (`doit.selection.anchor`) and
+    rolls back a cycle that gives back half the progress since training began (`doit.cycle.lost_half`).
     """
 
     def __init__(
@@ -126,6 +129,7 @@ class DOIT(torch.optim.Optimizer):
             self.nan_guard,
             checks.choice("score", score, Score),
             rollback_rise,
+            guard_progress=initial == Initial.anchored,
         )
         state = all_params[-2:] if state is None else state
         bank = SurrogateBank(self.configs, state, compression, n_components, seed, surrogate_kwargs)
@@ -143,11 +147,13 @@ class DOIT(torch.optim.Optimizer):
                 w_min,
                 seed,
                 checks.choice("acquirer", acquirer, Acquirer),
+                anchor(self.configs),
             )
         elif self.strategy == Strategy.random:
             self.selector = RandomSelect(len(self.configs), seed)
         elif self.strategy == Strategy.bandit:
-            self.selector = BanditSelect(len(self.configs), gamma)
+            first = anchor(self.configs) if initial == Initial.anchored else None
+            self.selector = BanditSelect(len(self.configs), gamma, first)
         else:
             self.selector = CyclicalSelect(len(self.configs))
         self.log: list[dict] = []

@@ -19,6 +19,13 @@ RISE_FLOOR = 0.1
 loss is not taken for a collapse."""
 
 
+def lost_half(start: float, untrained: float) -> float:
+    """The loss level above which a cycle that began at level ``start`` has given back half the progress
+    made since the loss of the model before training, ``untrained``: their midpoint (``start`` itself when
+    no progress was made)."""
+    return (start + max(start, untrained)) / 2.0
+
+
 class Cycle:
     """The open switch cycle over ``params`` (a list the owner may extend, see `track`)."""
 
@@ -32,11 +39,13 @@ class Cycle:
         nan_guard: bool,
         score: Score = Score.eq2,
         rollback_rise: float | None = None,
+        guard_progress: bool = False,
     ):
         self.params, self.tau, self.alpha, self.spread = params, tau, alpha, spread
         self.explode_factor, self.nan_guard = explode_factor, nan_guard
-        self.score, self.rollback_rise = score, rollback_rise
+        self.score, self.rollback_rise, self.guard_progress = score, rollback_rise, guard_progress
         self.level: float | None = None  # loss level at the open cycle's start: the last kept cycle's tail
+        self.untrained: float | None = None  # with guard_progress: l0 of the first cycle, before any update
         self.l0: torch.Tensor | None = None
         self.losses: list[torch.Tensor] | None = None  # None: no cycle open
         self.saved: list[torch.Tensor] | None = None  # parameters at the open cycle's start
@@ -51,6 +60,8 @@ class Cycle:
 
     def begin(self, l0: torch.Tensor) -> None:
         self.l0, self.losses = l0, []
+        if self.guard_progress and self.untrained is None:
+            self.untrained = float(l0)
         if not self.nan_guard:
             return
         if self.saved is None:
@@ -82,8 +93,10 @@ class Cycle:
         with ``nan_guard`` the cycle's start parameters are restored. So is, with ``rollback_rise`` (beyond
         the paper, DOIT+), a mean loss above ``rollback_rise * max(start, RISE_FLOOR)``, ``start`` the loss level
         at the cycle's start (`tail_mean` of the last cycle kept; ``l0`` before any): a collapse to chance
-        that stays far below the 1000x guard. ``score="progress"`` scores by `progress_score` from ``start``.
-        A partial cycle with no loss after ``l0`` that did not diverge has no score (None).
+        that stays far below the 1000x guard. So is, with ``guard_progress`` (DOIT+2), a cycle whose loss
+        level at its end (`tail_mean`) lies above `lost_half`: it gave back half the progress made since
+        training began, or, with none made yet, ended above its start (a wreck at chance loss, which no rise
+        shows). ``score="progress"`` scores by `progress_score` from ``start``. A partial cycle with no loss after ``l0`` that did not diverge has no score (None).
         """
         values = torch.stack([t.double() for t in (self.l0, *self.losses)]).cpu().tolist()
         l0, losses = values[0], values[1:]
@@ -95,6 +108,8 @@ class Cycle:
         start = l0 if self.level is None else self.level
         if not diverged and losses and self.rollback_rise is not None:
             diverged = float(np.mean(losses)) > self.rollback_rise * max(start, RISE_FLOOR)
+        if not diverged and losses and self.guard_progress:
+            diverged = tail_mean(losses) > lost_half(start, self.untrained)
         if diverged or not losses:
             score = WORST_SCORE if diverged else None
         elif self.score == Score.progress:
@@ -126,8 +141,10 @@ class Cycle:
             "losses": None if self.losses is None else list(self.losses),
             "saved": self.saved,
             "level": self.level,
+            "untrained": self.untrained,
         }
 
     def load_state_dict(self, state: dict) -> None:
         self.l0, self.saved, self.level = state["l0"], state["saved"], state["level"]
+        self.untrained = state.get("untrained")  # absent in state dicts written before DOIT+2
         self.losses = None if state["losses"] is None else list(state["losses"])

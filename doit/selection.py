@@ -13,9 +13,11 @@ from typing import NamedTuple
 
 import numpy as np
 
+from doit import optimizers as registry
 from doit.acquisition import Schedule, acquire
 from doit.bank import SurrogateBank
 from doit.score import sampling_weight
+from doit.space import Candidate
 
 
 class Strategy(enum.StrEnum):
@@ -37,10 +39,36 @@ class Acquirer(enum.StrEnum):
 
 
 class Initial(enum.StrEnum):
-    """Cold-start draws: ``weighted`` by the eq. 3 sampling weights, or ``uniform`` (Figure 10a)."""
+    """Cold-start draws: ``weighted`` by the eq. 3 sampling weights, or ``uniform`` (Figure 10a).
+
+    ``anchored`` (beyond the paper, DOIT+2): the first cycle runs the `anchor` candidate instead of
+    Algorithm 1's uniform draw (the bandit tries it first), the later cold-start draws are ``weighted``,
+    and the run guards its progress (`doit.cycle.Cycle`'s ``guard_progress``): together they keep a
+    destructive candidate from wrecking the model while its fresh head sits at chance loss."""
 
     weighted = "weighted"
     uniform = "uniform"
+    anchored = "anchored"
+
+
+def _has_moment(candidate: Candidate, moment: int) -> bool:
+    record = registry.info(candidate.optimizer)
+    settings = {**record.defaults, **candidate.as_dict()}
+    return any(b.moment == moment and b.active(settings) for b in record.buffers)
+
+
+def anchor(candidates: list[Candidate]) -> int:
+    """The most conservative candidate: the smallest lr among those whose optimizer keeps a first and a
+    second moment (Adam's kind: a step of about lr per coordinate, whatever the gradient's scale), else
+    among those with a second moment, else among all; ties go to the first in space order."""
+    for pool in (
+        [k for k, c in enumerate(candidates) if _has_moment(c, 1) and _has_moment(c, 2)],
+        [k for k, c in enumerate(candidates) if _has_moment(c, 2)],
+        list(range(len(candidates))),
+    ):
+        if pool:
+            return min(pool, key=lambda k: (candidates[k].lr, k))
+    raise ValueError("candidates is empty")
 
 
 class Selection(NamedTuple):
@@ -90,7 +118,8 @@ class RandomSelect(CyclicalSelect):
 class SurrogateSelect(RandomSelect):
     """DOIT: a uniform pick, then weighted random picks (eq. 3) for ``n_ini`` cycles (and until the
     compressor can be fitted), then the argmax of the acquisition function (eq. 4-7) over the bank's GP
-    predictions (or, with ``acquirer="thompson"``, of one draw from each posterior)."""
+    predictions (or, with ``acquirer="thompson"``, of one draw from each posterior). With
+    ``initial="anchored"`` the first pick is candidate ``first`` (`anchor`) instead of the uniform one."""
 
     def __init__(
         self,
@@ -105,15 +134,18 @@ class SurrogateSelect(RandomSelect):
         w_min: float,
         seed: int,
         acquirer: Acquirer = Acquirer.argmax,
+        first: int = 0,
     ):
         super().__init__(len(labels), seed)
         self.bank, self.labels, self.n_ini, self.initial = bank, labels, n_ini, initial
         self.schedule, self.omega_t, self.halving_period = schedule, omega_t, halving_period
-        self.alpha, self.w_min, self.acquirer = alpha, w_min, acquirer
+        self.alpha, self.w_min, self.acquirer, self.first = alpha, w_min, acquirer, first
         self.weights = [1.0] * self.n  # eq. 3 sampling weights, one per candidate
 
     def select(self, cycle: int, current: int | None, context=None) -> Selection:
         self.bank.snapshot(context)
+        if cycle == 0 and self.initial == Initial.anchored:
+            return Selection(self.first, "anchor", [])
         # Algorithm 1: one RandomSelect (cycle 0: all weights equal), then n_ini weighted picks (eq. 3)
         if cycle <= self.n_ini or not self.bank.ready:
             w = np.ones(self.n) if self.initial == Initial.uniform else np.asarray(self.weights)
@@ -154,19 +186,21 @@ class BanditSelect(CyclicalSelect):
     Rewards are the cycle scores in [-1, 1] (``B = 1``). Every candidate is tried once, in space order;
     then the pick maximises ``mean_i + 2 sqrt(xi log(n) / N_i)`` (``xi = 1/2``), where ``N_i`` and
     ``mean_i`` are candidate ``i``'s count and mean score discounted by ``gamma`` per cycle and ``n`` the
-    sum of the ``N_i``. Ties go to the lower index.
+    sum of the ``N_i``. Ties go to the lower index. ``first`` (`Initial.anchored`): tried before the rest.
     """
 
     XI = 0.5
 
-    def __init__(self, n: int, gamma: float):
+    def __init__(self, n: int, gamma: float, first: int | None = None):
         super().__init__(n)
-        self.gamma = gamma
+        self.gamma, self.first = gamma, first
         self.counts = np.zeros(n)  # discounted N_i
         self.sums = np.zeros(n)  # discounted sums of scores
 
     def select(self, cycle: int, current: int | None, context=None) -> Selection:
         untried = np.flatnonzero(self.counts == 0)
+        if self.first is not None and self.first in untried:
+            return Selection(self.first, "anchor", [])
         if untried.size:
             return Selection(int(untried[0]), "explore", [])
         mean = self.sums / self.counts

@@ -1,0 +1,140 @@
+"""DOIT+2's knob (issue 22, beyond the paper), off in the paper-faithful DOIT: the anchored cold start
+(``initial="anchored"``): the first cycle on the most conservative candidate, and the rollback of a cycle
+that gives back half the progress made since training began."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import torch
+from test_controller import make_opt, make_problem, train
+
+from doit.cycle import Cycle, lost_half
+from doit.score import WORST_SCORE, Spread
+from doit.selection import BanditSelect, anchor
+from doit.space import Candidate, expand
+
+PAPER15 = {
+    "sgd": {"lr": [0.1, 0.01, 0.001]},
+    "sgdm": {"lr": [0.1, 0.01, 0.001], "momentum": [0.9]},
+    "adagrad": {"lr": [0.1, 0.01, 0.001]},
+    "rmsprop": {"lr": [0.1, 0.01, 0.001]},
+    "adam": {"lr": [0.1, 0.01, 0.001]},
+}
+
+
+# ----------------------------------------------------------------------------------------------- anchor
+def test_the_anchor_is_the_smallest_lr_of_a_first_and_second_moment_optimizer():
+    candidates = expand(PAPER15)
+    assert candidates[anchor(candidates)] == Candidate("adam", (("lr", 0.001),))
+
+
+def test_the_anchor_falls_back_to_second_moments_then_to_the_smallest_lr_in_space_order():
+    no_adam = expand({k: v for k, v in PAPER15.items() if k != "adam"})
+    assert no_adam[anchor(no_adam)] == Candidate("adagrad", (("lr", 0.001),))  # before rmsprop: space order
+    plain = expand({"sgd": {"lr": [0.1, 0.01]}, "sgdm": {"lr": [0.01], "momentum": [0.9]}})
+    assert plain[anchor(plain)].optimizer == "sgd"  # SGDM's lr ties; first in space order
+    centered = expand({"rmsprop": {"lr": [0.01], "centered": [True]}, "adagrad": {"lr": [0.001]}})
+    assert centered[anchor(centered)].optimizer == "rmsprop"  # centred RMSprop keeps a first moment
+
+
+# ------------------------------------------------------------------------------------------- selection
+def test_the_anchored_cold_start_runs_the_anchor_first_then_weighted_draws():
+    model, x, y = make_problem()
+    opt = make_opt(model, space=PAPER15, initial="anchored", n_ini=4)
+    train(model, opt, x, y, 0, 60)
+    assert opt.log[0]["config"] == "adam(lr=0.001)" and opt.log[0]["phase"] == "anchor"
+    assert [r["phase"] for r in opt.log[1:5]] == ["cold"] * 4
+
+
+def test_the_anchored_bandit_tries_the_anchor_first_then_the_rest_in_space_order():
+    bandit = BanditSelect(4, gamma=0.9, first=2)
+    picks = []
+    for cycle in range(4):
+        picks.append(bandit.select(cycle, None).index)
+        bandit.observe(picks[-1], 0.1)
+    assert picks == [2, 0, 1, 3]
+
+
+# --------------------------------------------------------------------------------------- progress guard
+def _cycle(**kw):
+    p = torch.nn.Parameter(torch.zeros(3))
+    return p, Cycle([p], tau=4, alpha=0.5, spread=Spread.std, explode_factor=1e3, nan_guard=True, **kw)
+
+
+def _run(cycle, p, l0, losses):
+    cycle.begin(torch.tensor(l0))
+    for loss in losses:
+        with torch.no_grad():
+            p.add_(1.0)
+        cycle.add(torch.tensor(loss))
+    return cycle.close()
+
+
+def test_lost_half_is_the_midpoint_between_the_level_and_the_untrained_loss():
+    assert lost_half(1.0, 2.3) == pytest.approx(1.65)
+    assert lost_half(2.3, 2.3) == 2.3  # no progress yet: the start itself
+    assert lost_half(2.5, 2.3) == 2.5  # above the untrained loss: the start itself
+
+
+def test_a_wreck_at_chance_loss_is_rolled_back_from_the_first_cycle_on():
+    p, cycle = _cycle(guard_progress=True)
+    score, diverged = _run(cycle, p, 2.30, [2.8, 2.4, 2.31, 2.31])  # ends above its start, no rise of 2x
+    assert diverged and score == WORST_SCORE and torch.equal(p, torch.zeros(3))
+    assert cycle.untrained == pytest.approx(2.30) and cycle.level is None
+    assert not _run(cycle, p, 2.30, [2.2, 2.0, 1.8, 1.6])[1]  # progress: kept, level 1.7
+    assert not _run(cycle, p, 1.6, [1.7, 1.8, 1.9, 1.9])[1]  # gives back less than half: kept
+    kept = p.detach().clone()
+    score, diverged = _run(cycle, p, 1.9, [2.2, 2.3, 2.3, 2.3])  # back at chance from 1.9: 2.3 > 2.1
+    assert diverged and score == WORST_SCORE and torch.equal(p, kept)
+
+
+def test_without_the_guard_the_same_wreck_is_kept():
+    p, cycle = _cycle()
+    assert not _run(cycle, p, 2.30, [2.8, 2.4, 2.31, 2.31])[1] and cycle.untrained is None
+
+
+# ------------------------------------------------------------------------------------------ controller
+def test_anchored_doit_plus_resumes_bit_for_bit_and_is_off_in_the_paper_doit():
+    plus2 = dict(
+        space=PAPER15, initial="anchored", rollback_rise=2.0, acquirer="thompson", context=True, inherit=True
+    )
+    model_a, x, y = make_problem()
+    opt_a = make_opt(model_a, **plus2)
+    train(model_a, opt_a, x, y, 0, 90)
+    assert opt_a.cycle.guard_progress and opt_a.cycle.untrained is not None
+    model_b, _, _ = make_problem()
+    opt_b = make_opt(model_b, **plus2)
+    train(model_b, opt_b, x, y, 0, 41)
+    buf = io.BytesIO()
+    torch.save({"model": model_b.state_dict(), "opt": opt_b.state_dict()}, buf)
+    buf.seek(0)
+    ckpt = torch.load(buf, weights_only=True)
+    model_c, _, _ = make_problem(seed=1)
+    model_c.load_state_dict(ckpt["model"])
+    opt_c = make_opt(model_c, **plus2)
+    opt_c.load_state_dict(ckpt["opt"])
+    train(model_c, opt_c, x, y, 41, 90)
+    assert all(torch.equal(a, c) for a, c in zip(model_a.parameters(), model_c.parameters(), strict=True))
+    assert opt_a.log == opt_c.log
+    paper = make_opt(make_problem()[0], space=PAPER15)
+    assert not paper.cycle.guard_progress and paper.selector.initial == "weighted"
+
+
+def test_a_state_dict_from_before_the_guard_loads():
+    model, x, y = make_problem()
+    opt = make_opt(model)
+    train(model, opt, x, y, 0, 12)
+    state = opt.state_dict()
+    del state["doit"]["cycle"]["untrained"]
+    again = make_opt(make_problem()[0])
+    again.load_state_dict(state)
+    assert again.cycle.untrained is None
+
+
+def test_the_anchored_bandit_starts_on_the_anchor():
+    model, x, y = make_problem()
+    opt = make_opt(model, space=PAPER15, strategy="bandit", initial="anchored", score="progress")
+    train(model, opt, x, y, 0, 30)
+    assert [r["config"] for r in opt.log[:2]] == ["adam(lr=0.001)", "sgd(lr=0.1)"]
