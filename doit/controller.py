@@ -22,7 +22,7 @@ from doit.bank import SurrogateBank
 from doit.compression import Compression
 from doit.cycle import Cycle
 from doit.inherit import carry
-from doit.score import EPS, Score, Spread
+from doit.score import EPS, WORST_SCORE, Score, Spread
 from doit.selection import (
     Acquirer,
     BanditSelect,
@@ -70,7 +70,8 @@ class DOIT(torch.optim.Optimizer):
     last kept cycle's tail mean) to the surrogate input; ``inherit`` (paper: no) carries moment buffers across a
     switch. ``strategy="bandit"`` replaces the surrogate by discounted UCB with discount ``gamma``.
     ``initial="anchored"`` (DOIT+2) starts on the most conservative candidate (`doit.selection.anchor`) and
-    rolls back a cycle that gives back half the progress since training began (`doit.cycle.lost_half`).
+    rolls back a cycle that gives back half the progress since training began (`doit.cycle.lost_half`);
+    ``initial="cautious"`` also cuts short a cycle whose loss rises early (`doit.cycle.Cycle.cut_short`).
     """
 
     def __init__(
@@ -129,7 +130,8 @@ class DOIT(torch.optim.Optimizer):
             self.nan_guard,
             checks.choice("score", score, Score),
             rollback_rise,
-            guard_progress=initial == Initial.anchored,
+            guard_progress=initial.anchors,
+            cut_early=initial == Initial.cautious,
         )
         state = all_params[-2:] if state is None else state
         bank = SurrogateBank(self.configs, state, compression, n_components, seed, surrogate_kwargs)
@@ -152,7 +154,7 @@ class DOIT(torch.optim.Optimizer):
         elif self.strategy == Strategy.random:
             self.selector = RandomSelect(len(self.configs), seed)
         elif self.strategy == Strategy.bandit:
-            first = anchor(self.configs) if initial == Initial.anchored else None
+            first = anchor(self.configs) if initial.anchors else None
             self.selector = BanditSelect(len(self.configs), gamma, first)
         else:
             self.selector = CyclicalSelect(len(self.configs))
@@ -208,6 +210,10 @@ class DOIT(torch.optim.Optimizer):
             self.cycle.begin(loss_t)
         else:
             self.cycle.add(loss_t)
+            if not self.cycle.full and self.cycle.cut_short():  # rolled back at once: skip this update
+                self._score(WORST_SCORE, recovered=True)
+                self.controller_time_s += time.perf_counter() - t0
+                return given[0]
             if self.cycle.full:
                 if self._close():  # diverged: parameters restored, skip this (invalid) update
                     self.controller_time_s += time.perf_counter() - t0

@@ -40,10 +40,12 @@ class Cycle:
         score: Score = Score.eq2,
         rollback_rise: float | None = None,
         guard_progress: bool = False,
+        cut_early: bool = False,
     ):
         self.params, self.tau, self.alpha, self.spread = params, tau, alpha, spread
         self.explode_factor, self.nan_guard = explode_factor, nan_guard
         self.score, self.rollback_rise, self.guard_progress = score, rollback_rise, guard_progress
+        self.cut_early = cut_early and rollback_rise is not None
         self.level: float | None = None  # loss level at the open cycle's start: the last kept cycle's tail
         self.untrained: float | None = None  # with guard_progress: l0 of the first cycle, before any update
         self.l0: torch.Tensor | None = None
@@ -78,6 +80,19 @@ class Cycle:
 
     def add(self, loss: torch.Tensor) -> None:
         self.losses.append(loss)
+
+    def cut_short(self) -> bool:
+        """With ``cut_early`` (DOIT+2), once a third of the cycle (``max(1, tau // 3)`` losses) has run: if
+        their mean already exceeds ``rollback_rise`` times the level at its start (as `close` tests at the
+        end), restore the cycle's start parameters, close it and return True (one host sync per cycle)."""
+        if not (self.cut_early and self.nan_guard and len(self.losses) == max(1, self.tau // 3)):
+            return False
+        start = float(self.l0) if self.level is None else self.level
+        mean = float(torch.stack([t.double() for t in self.losses]).mean())
+        if not mean > self.rollback_rise * max(start, RISE_FLOOR):
+            return False
+        self.discard()
+        return True
 
     def diverged(self) -> bool:
         """Whether a loss so far or a parameter is non-finite (one host sync)."""

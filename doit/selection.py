@@ -44,11 +44,19 @@ class Initial(enum.StrEnum):
     ``anchored`` (beyond the paper, DOIT+2): the first cycle runs the `anchor` candidate instead of
     Algorithm 1's uniform draw (the bandit tries it first), the later cold-start draws are ``weighted``,
     and the run guards its progress (`doit.cycle.Cycle`'s ``guard_progress``): together they keep a
-    destructive candidate from wrecking the model while its fresh head sits at chance loss."""
+    destructive candidate from wrecking the model while its fresh head sits at chance loss. ``cautious``:
+    ``anchored``, and a cycle whose loss rises past ``rollback_rise`` early is cut short
+    (`doit.cycle.Cycle.cut_short`), so that a destructive try costs a third of a cycle, not a whole one."""
 
     weighted = "weighted"
     uniform = "uniform"
     anchored = "anchored"
+    cautious = "cautious"
+
+    @property
+    def anchors(self) -> bool:
+        """Whether the run starts on the `anchor` and guards its progress."""
+        return self in (Initial.anchored, Initial.cautious)
 
 
 def _has_moment(candidate: Candidate, moment: int) -> bool:
@@ -144,7 +152,7 @@ class SurrogateSelect(RandomSelect):
 
     def select(self, cycle: int, current: int | None, context=None) -> Selection:
         self.bank.snapshot(context)
-        if cycle == 0 and self.initial == Initial.anchored:
+        if cycle == 0 and Initial(self.initial).anchors:
             return Selection(self.first, "anchor", [])
         # Algorithm 1: one RandomSelect (cycle 0: all weights equal), then n_ini weighted picks (eq. 3)
         if cycle <= self.n_ini or not self.bank.ready:

@@ -138,3 +138,38 @@ def test_the_anchored_bandit_starts_on_the_anchor():
     opt = make_opt(model, space=PAPER15, strategy="bandit", initial="anchored", score="progress")
     train(model, opt, x, y, 0, 30)
     assert [r["config"] for r in opt.log[:2]] == ["adam(lr=0.001)", "sgd(lr=0.1)"]
+
+
+# ------------------------------------------------------------------------------------ cut short early
+def test_a_cycle_whose_loss_rises_in_its_first_third_is_cut_short():
+    p, cycle = _cycle(rollback_rise=2.0, cut_early=True)  # tau 4: looks after max(1, 4 // 3) = 1 loss
+    assert not _run(cycle, p, 1.0, [0.8, 0.7, 0.6, 0.5])[1]  # level 0.55
+    cycle.begin(torch.tensor(0.5))
+    with torch.no_grad():
+        p.add_(1.0)
+    cycle.add(torch.tensor(1.5))  # 1.5 > 2 x 0.55
+    assert cycle.cut_short() and not cycle.open and torch.equal(p, torch.full((3,), 4.0))
+    assert cycle.level == pytest.approx(0.55)
+
+
+def test_cut_short_needs_rollback_rise_and_looks_once():
+    p, cycle = _cycle(cut_early=True)
+    assert not cycle.cut_early
+    p, cycle = _cycle(rollback_rise=2.0, cut_early=True)
+    cycle.begin(torch.tensor(1.0))
+    cycle.add(torch.tensor(1.1))
+    assert not cycle.cut_short()  # no rise at the look
+    cycle.add(torch.tensor(5.0))
+    assert not cycle.cut_short() and cycle.open  # past the look: the end of the cycle decides
+
+
+def test_the_cautious_controller_skips_the_rest_of_a_destructive_cycle():
+    model, x, y = make_problem()
+    space = {"adam": {"lr": [0.001, 10.0]}}
+    opt = make_opt(model, space=space, tau=6, n_ini=3, initial="cautious", rollback_rise=2.0, seed=1)
+    train(model, opt, x, y, 0, 80)
+    cut = [r for r in opt.log if r["config"] == "adam(lr=10.0)"]
+    assert cut and all(r["score"] == WORST_SCORE and r["recovered"] for r in cut)
+    steps = [b["step"] - a["step"] for a, b in zip(opt.log, opt.log[1:], strict=False)]
+    assert {s for a, s in zip(opt.log, steps, strict=False) if a["config"] == "adam(lr=10.0)"} == {2}
+    assert opt.log[0]["config"] == "adam(lr=0.001)" and opt.cycle.guard_progress
