@@ -71,7 +71,8 @@ class DOIT(torch.optim.Optimizer):
     switch. ``strategy="bandit"`` replaces the surrogate by discounted UCB with discount ``gamma``.
     ``initial="anchored"`` (DOIT+2) starts on the most conservative candidate (`doit.selection.anchor`) and
     rolls back a cycle that gives back half the progress since training began (`doit.cycle.lost_half`);
-    ``initial="cautious"`` also cuts short a cycle whose loss rises early (`doit.cycle.Cycle.cut_short`).
+    ``initial="cautious"`` also cuts short a cycle whose loss rises early (`doit.cycle.Cycle.cut_short`);
+    ``initial="warmup"`` keeps the anchor while it lowers the loss fast and rolls back a cycle that `rose`.
     """
 
     def __init__(
@@ -132,6 +133,7 @@ class DOIT(torch.optim.Optimizer):
             rollback_rise,
             guard_progress=initial.anchors,
             cut_early=initial == Initial.cautious,
+            guard_rise=initial == Initial.warmup,
         )
         state = all_params[-2:] if state is None else state
         bank = SurrogateBank(self.configs, state, compression, n_components, seed, surrogate_kwargs)
@@ -275,6 +277,8 @@ class DOIT(torch.optim.Optimizer):
         self.log[-1].update(score=score, recovered=recovered)
         if score is not None:
             self.selector.observe(self._current, score)
+            if isinstance(self.selector, SurrogateSelect):
+                self.selector.settle(self.cycle.fall)
         if recovered:
             self._inner = None  # moment buffers may hold non-finite values: start afresh
 

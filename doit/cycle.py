@@ -12,11 +12,23 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from doit.score import WORST_SCORE, Score, Spread, performance_score, progress_score, tail_mean
+from doit.score import EPS, WORST_SCORE, Score, Spread, performance_score, progress_score, tail_mean
 
 RISE_FLOOR = 0.1
 """`Cycle`'s ``rollback_rise`` compares with at least this mean loss, so that batch noise at a near-zero
 loss is not taken for a collapse."""
+
+
+RISE_Z = 2.0
+"""`rose`'s one-sided z threshold (about 2% false alarms for a cycle that leaves the level unchanged)."""
+
+
+def rose(losses, start: float) -> bool:
+    """Whether a cycle that began at level ``start`` ended significantly above it: its `tail_mean` exceeds
+    ``start`` by more than `RISE_Z` standard errors of a difference of two such means (from the spread of
+    its own tail). A wreck sits flat at chance loss, so it is caught even just above a level near chance."""
+    tail = np.asarray(losses, dtype=np.float64)[len(losses) // 2 :]
+    return float(tail.mean()) - start > RISE_Z * float(tail.std()) * np.sqrt(2.0 / tail.size)
 
 
 def lost_half(start: float, untrained: float) -> float:
@@ -41,11 +53,16 @@ class Cycle:
         rollback_rise: float | None = None,
         guard_progress: bool = False,
         cut_early: bool = False,
+        guard_rise: bool = False,
     ):
         self.params, self.tau, self.alpha, self.spread = params, tau, alpha, spread
         self.explode_factor, self.nan_guard = explode_factor, nan_guard
         self.score, self.rollback_rise, self.guard_progress = score, rollback_rise, guard_progress
         self.cut_early = cut_early and rollback_rise is not None
+        self.guard_rise = guard_rise
+        self.fall: float | None = (
+            None  # level at the last closed cycle's start over its end; None: rolled back
+        )
         self.level: float | None = None  # loss level at the open cycle's start: the last kept cycle's tail
         self.untrained: float | None = None  # with guard_progress: l0 of the first cycle, before any update
         self.l0: torch.Tensor | None = None
@@ -111,7 +128,7 @@ class Cycle:
         that stays far below the 1000x guard. So is, with ``guard_progress`` (DOIT+2), a cycle whose loss
         level at its end (`tail_mean`) lies above `lost_half`: it gave back half the progress made since
         training began, or, with none made yet, ended above its start (a wreck at chance loss, which no rise
-        shows). ``score="progress"`` scores by `progress_score` from ``start``. A partial cycle with no loss after ``l0`` that did not diverge has no score (None).
+        shows). So is, with ``guard_rise``, a cycle that `rose`. ``score="progress"`` scores by `progress_score` from ``start``. A partial cycle with no loss after ``l0`` that did not diverge has no score (None).
         """
         values = torch.stack([t.double() for t in (self.l0, *self.losses)]).cpu().tolist()
         l0, losses = values[0], values[1:]
@@ -125,23 +142,27 @@ class Cycle:
             diverged = float(np.mean(losses)) > self.rollback_rise * max(start, RISE_FLOOR)
         if not diverged and losses and self.guard_progress:
             diverged = tail_mean(losses) > lost_half(start, self.untrained)
+        if not diverged and losses and self.guard_rise:
+            diverged = rose(losses, start)
         if diverged or not losses:
             score = WORST_SCORE if diverged else None
         elif self.score == Score.progress:
             score = progress_score(losses, start)
         else:
             score = performance_score(losses, l0, self.alpha, self.spread)
+        self.fall = None
         if diverged:
             self.rollback()
         elif losses:
             self.level = tail_mean(losses)
+            self.fall = start / max(self.level, EPS)
         self.losses = None
         return score, bool(diverged)
 
     def discard(self) -> None:
         """Close the cycle unscored, restoring its start parameters (with ``nan_guard``)."""
         self.rollback()
-        self.losses = None
+        self.losses, self.fall = None, None
 
     @torch.no_grad()
     def rollback(self) -> None:

@@ -46,17 +46,25 @@ class Initial(enum.StrEnum):
     and the run guards its progress (`doit.cycle.Cycle`'s ``guard_progress``): together they keep a
     destructive candidate from wrecking the model while its fresh head sits at chance loss. ``cautious``:
     ``anchored``, and a cycle whose loss rises past ``rollback_rise`` early is cut short
-    (`doit.cycle.Cycle.cut_short`), so that a destructive try costs a third of a cycle, not a whole one."""
+    (`doit.cycle.Cycle.cut_short`), so that a destructive try costs a third of a cycle, not a whole one.
+    ``warmup``: ``anchored``, but the anchor keeps training while each of its cycles lowers the loss level by
+    a factor of at least `WARMUP_FALL` (a fresh head is fitted first, whatever its loss at chance), and a
+    cycle whose level ends significantly above its start is rolled back too (`doit.cycle.rose`)."""
 
     weighted = "weighted"
     uniform = "uniform"
     anchored = "anchored"
     cautious = "cautious"
+    warmup = "warmup"
 
     @property
     def anchors(self) -> bool:
         """Whether the run starts on the `anchor` and guards its progress."""
-        return self in (Initial.anchored, Initial.cautious)
+        return self in (Initial.anchored, Initial.cautious, Initial.warmup)
+
+
+WARMUP_FALL = 1.25
+"""``initial="warmup"``: the anchor runs another cycle while its last one divided the loss level by this."""
 
 
 def _has_moment(candidate: Candidate, moment: int) -> bool:
@@ -149,10 +157,16 @@ class SurrogateSelect(RandomSelect):
         self.schedule, self.omega_t, self.halving_period = schedule, omega_t, halving_period
         self.alpha, self.w_min, self.acquirer, self.first = alpha, w_min, acquirer, first
         self.weights = [1.0] * self.n  # eq. 3 sampling weights, one per candidate
+        self.warming = initial == Initial.warmup  # the anchor trains until its progress slows
+
+    def settle(self, fall: float | None) -> None:
+        """End the warm-up unless the cycle that just closed lowered the level by `WARMUP_FALL` (``fall``:
+        level at its start over level at its end; None if it was rolled back)."""
+        self.warming = self.warming and fall is not None and fall >= WARMUP_FALL
 
     def select(self, cycle: int, current: int | None, context=None) -> Selection:
         self.bank.snapshot(context)
-        if cycle == 0 and Initial(self.initial).anchors:
+        if (cycle == 0 and Initial(self.initial).anchors) or (self.warming and cycle <= self.n_ini):
             return Selection(self.first, "anchor", [])
         # Algorithm 1: one RandomSelect (cycle 0: all weights equal), then n_ini weighted picks (eq. 3)
         if cycle <= self.n_ini or not self.bank.ready:
@@ -179,12 +193,18 @@ class SurrogateSelect(RandomSelect):
         self.bank.observe(index, score)
 
     def state_dict(self) -> dict:
-        return {**super().state_dict(), "weights": list(self.weights), "bank": self.bank.state_dict()}
+        return {
+            **super().state_dict(),
+            "weights": list(self.weights),
+            "bank": self.bank.state_dict(),
+            "warming": self.warming,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         super().load_state_dict(state)
         self.weights = list(state["weights"])
         self.bank.load_state_dict(state["bank"])
+        self.warming = state.get("warming", False)  # absent in state dicts written before DOIT+2
 
 
 class BanditSelect(CyclicalSelect):

@@ -10,7 +10,7 @@ import pytest
 import torch
 from test_controller import make_opt, make_problem, train
 
-from doit.cycle import Cycle, lost_half
+from doit.cycle import Cycle, lost_half, rose
 from doit.score import WORST_SCORE, Spread
 from doit.selection import BanditSelect, anchor
 from doit.space import Candidate, expand
@@ -173,3 +173,31 @@ def test_the_cautious_controller_skips_the_rest_of_a_destructive_cycle():
     steps = [b["step"] - a["step"] for a, b in zip(opt.log, opt.log[1:], strict=False)]
     assert {s for a, s in zip(opt.log, steps, strict=False) if a["config"] == "adam(lr=10.0)"} == {2}
     assert opt.log[0]["config"] == "adam(lr=0.001)" and opt.cycle.guard_progress
+
+
+# ---------------------------------------------------------------------------------------------- warm-up
+def test_rose_tests_the_end_level_against_the_start_with_the_tails_own_spread():
+    flat_wreck = [5.0, 3.0, 2.31, 2.30, 2.29, 2.30, 2.31, 2.30]  # tail sd 0.008
+    assert rose(flat_wreck, 1.9)
+    noisy = [1.2, 0.4, 1.8, 0.3, 2.6, 0.5, 1.9, 0.2]  # tail mean 1.3, sd 0.9: not significant
+    assert not rose(noisy, 1.0)
+    assert not rose([1.0, 0.9, 0.8, 0.7], 1.0)  # a fall
+
+
+def test_the_warmup_keeps_the_anchor_while_it_lowers_the_level_fast_then_draws():
+    model, x, y = make_problem()
+    opt = make_opt(model, space=PAPER15, initial="warmup", n_ini=6)
+    train(model, opt, x, y, 0, 80)
+    anchor_run = [r["phase"] for r in opt.log].index("cold")
+    assert anchor_run >= 1 and all(r["config"] == "adam(lr=0.001)" for r in opt.log[:anchor_run])
+    assert not opt.selector.warming and opt.cycle.guard_rise and opt.cycle.guard_progress
+    select = opt.selector
+    select.warming = True
+    select.settle(1.3)
+    assert select.warming
+    select.settle(1.1)
+    assert not select.warming
+    state = select.state_dict()
+    del state["warming"]
+    select.load_state_dict(state)
+    assert not select.warming
