@@ -60,9 +60,7 @@ class Cycle:
         self.score, self.rollback_rise, self.guard_progress = score, rollback_rise, guard_progress
         self.cut_early = cut_early and rollback_rise is not None
         self.guard_rise = guard_rise
-        self.fall: float | None = (
-            None  # level at the last closed cycle's start over its end; None: rolled back
-        )
+        self.fall: float | None = None  # start level over end level of the last cycle closed; None: undone
         self.level: float | None = None  # loss level at the open cycle's start: the last kept cycle's tail
         self.untrained: float | None = None  # with guard_progress: l0 of the first cycle, before any update
         self.l0: torch.Tensor | None = None
@@ -128,7 +126,9 @@ class Cycle:
         that stays far below the 1000x guard. So is, with ``guard_progress`` (DOIT+2), a cycle whose loss
         level at its end (`tail_mean`) lies above `lost_half`: it gave back half the progress made since
         training began, or, with none made yet, ended above its start (a wreck at chance loss, which no rise
-        shows). So is, with ``guard_rise``, a cycle that `rose`. ``score="progress"`` scores by `progress_score` from ``start``. A partial cycle with no loss after ``l0`` that did not diverge has no score (None).
+        shows). So is, with ``guard_rise``, a cycle that `rose`. ``score="progress"`` scores by
+        `progress_score` from ``start``. A partial cycle with no loss after ``l0`` that did not diverge has no
+        score (None).
         """
         values = torch.stack([t.double() for t in (self.l0, *self.losses)]).cpu().tolist()
         l0, losses = values[0], values[1:]

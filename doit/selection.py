@@ -134,8 +134,9 @@ class RandomSelect(CyclicalSelect):
 class SurrogateSelect(RandomSelect):
     """DOIT: a uniform pick, then weighted random picks (eq. 3) for ``n_ini`` cycles (and until the
     compressor can be fitted), then the argmax of the acquisition function (eq. 4-7) over the bank's GP
-    predictions (or, with ``acquirer="thompson"``, of one draw from each posterior). With
-    ``initial="anchored"`` the first pick is candidate ``first`` (`anchor`) instead of the uniform one."""
+    predictions (or, with ``acquirer="thompson"``, of one draw from each posterior). With an anchoring
+    ``initial`` (`Initial.anchors`) the first pick is candidate ``first`` (`anchor`) instead of the uniform
+    one, and with ``warmup`` the next ones too until `settle` ends the warm-up."""
 
     def __init__(
         self,
