@@ -22,7 +22,7 @@ from doit.bank import SurrogateBank
 from doit.compression import Compression
 from doit.cycle import Cycle
 from doit.inherit import carry
-from doit.score import EPS, Score, Spread
+from doit.score import EPS, WORST_SCORE, Score, Spread
 from doit.selection import (
     Acquirer,
     BanditSelect,
@@ -31,6 +31,7 @@ from doit.selection import (
     RandomSelect,
     Strategy,
     SurrogateSelect,
+    anchor,
 )
 from doit.space import Candidate, expand, label
 
@@ -68,6 +69,10 @@ class DOIT(torch.optim.Optimizer):
     ``acquirer="thompson"`` picks by posterior sampling; ``context`` adds the log of the loss level (the
     last kept cycle's tail mean) to the surrogate input; ``inherit`` (paper: no) carries moment buffers across a
     switch. ``strategy="bandit"`` replaces the surrogate by discounted UCB with discount ``gamma``.
+    ``initial="anchored"`` (DOIT+2) starts on the most conservative candidate (`doit.selection.anchor`) and
+    rolls back a cycle that gives back half the progress since training began (`doit.cycle.lost_half`);
+    ``initial="cautious"`` also cuts short a cycle whose loss rises early (`doit.cycle.Cycle.cut_short`);
+    ``initial="warmup"`` keeps the anchor while it lowers the loss fast and rolls back a cycle that `rose`.
     """
 
     def __init__(
@@ -126,6 +131,9 @@ class DOIT(torch.optim.Optimizer):
             self.nan_guard,
             checks.choice("score", score, Score),
             rollback_rise,
+            guard_progress=initial.anchors,
+            cut_early=initial == Initial.cautious,
+            guard_rise=initial == Initial.warmup,
         )
         state = all_params[-2:] if state is None else state
         bank = SurrogateBank(self.configs, state, compression, n_components, seed, surrogate_kwargs)
@@ -143,11 +151,13 @@ class DOIT(torch.optim.Optimizer):
                 w_min,
                 seed,
                 checks.choice("acquirer", acquirer, Acquirer),
+                anchor(self.configs),
             )
         elif self.strategy == Strategy.random:
             self.selector = RandomSelect(len(self.configs), seed)
         elif self.strategy == Strategy.bandit:
-            self.selector = BanditSelect(len(self.configs), gamma)
+            first = anchor(self.configs) if initial.anchors else None
+            self.selector = BanditSelect(len(self.configs), gamma, first)
         else:
             self.selector = CyclicalSelect(len(self.configs))
         self.log: list[dict] = []
@@ -202,6 +212,10 @@ class DOIT(torch.optim.Optimizer):
             self.cycle.begin(loss_t)
         else:
             self.cycle.add(loss_t)
+            if not self.cycle.full and self.cycle.cut_short():  # rolled back at once: skip this update
+                self._score(WORST_SCORE, recovered=True)
+                self.controller_time_s += time.perf_counter() - t0
+                return given[0]
             if self.cycle.full:
                 if self._close():  # diverged: parameters restored, skip this (invalid) update
                     self.controller_time_s += time.perf_counter() - t0
@@ -263,6 +277,8 @@ class DOIT(torch.optim.Optimizer):
         self.log[-1].update(score=score, recovered=recovered)
         if score is not None:
             self.selector.observe(self._current, score)
+            if isinstance(self.selector, SurrogateSelect):
+                self.selector.settle(self.cycle.fall)
         if recovered:
             self._inner = None  # moment buffers may hold non-finite values: start afresh
 

@@ -12,11 +12,30 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from doit.score import WORST_SCORE, Score, Spread, performance_score, progress_score, tail_mean
+from doit.score import EPS, WORST_SCORE, Score, Spread, performance_score, progress_score, tail_mean
 
 RISE_FLOOR = 0.1
 """`Cycle`'s ``rollback_rise`` compares with at least this mean loss, so that batch noise at a near-zero
 loss is not taken for a collapse."""
+
+
+RISE_Z = 2.0
+"""`rose`'s one-sided z threshold (about 2% false alarms for a cycle that leaves the level unchanged)."""
+
+
+def rose(losses, start: float) -> bool:
+    """Whether a cycle that began at level ``start`` ended significantly above it: its `tail_mean` exceeds
+    ``start`` by more than `RISE_Z` standard errors of a difference of two such means (from the spread of
+    its own tail). A wreck sits flat at chance loss, so it is caught even just above a level near chance."""
+    tail = np.asarray(losses, dtype=np.float64)[len(losses) // 2 :]
+    return float(tail.mean()) - start > RISE_Z * float(tail.std()) * np.sqrt(2.0 / tail.size)
+
+
+def lost_half(start: float, untrained: float) -> float:
+    """The loss level above which a cycle that began at level ``start`` has given back half the progress
+    made since the loss of the model before training, ``untrained``: their midpoint (``start`` itself when
+    no progress was made)."""
+    return (start + max(start, untrained)) / 2.0
 
 
 class Cycle:
@@ -32,11 +51,18 @@ class Cycle:
         nan_guard: bool,
         score: Score = Score.eq2,
         rollback_rise: float | None = None,
+        guard_progress: bool = False,
+        cut_early: bool = False,
+        guard_rise: bool = False,
     ):
         self.params, self.tau, self.alpha, self.spread = params, tau, alpha, spread
         self.explode_factor, self.nan_guard = explode_factor, nan_guard
-        self.score, self.rollback_rise = score, rollback_rise
+        self.score, self.rollback_rise, self.guard_progress = score, rollback_rise, guard_progress
+        self.cut_early = cut_early and rollback_rise is not None
+        self.guard_rise = guard_rise
+        self.fall: float | None = None  # start level over end level of the last cycle closed; None: undone
         self.level: float | None = None  # loss level at the open cycle's start: the last kept cycle's tail
+        self.untrained: float | None = None  # with guard_progress: l0 of the first cycle, before any update
         self.l0: torch.Tensor | None = None
         self.losses: list[torch.Tensor] | None = None  # None: no cycle open
         self.saved: list[torch.Tensor] | None = None  # parameters at the open cycle's start
@@ -51,6 +77,8 @@ class Cycle:
 
     def begin(self, l0: torch.Tensor) -> None:
         self.l0, self.losses = l0, []
+        if self.guard_progress and self.untrained is None:
+            self.untrained = float(l0)
         if not self.nan_guard:
             return
         if self.saved is None:
@@ -68,6 +96,19 @@ class Cycle:
     def add(self, loss: torch.Tensor) -> None:
         self.losses.append(loss)
 
+    def cut_short(self) -> bool:
+        """With ``cut_early`` (DOIT+2), once a third of the cycle (``max(1, tau // 3)`` losses) has run: if
+        their mean already exceeds ``rollback_rise`` times the level at its start (as `close` tests at the
+        end), restore the cycle's start parameters, close it and return True (one host sync per cycle)."""
+        if not (self.cut_early and self.nan_guard and len(self.losses) == max(1, self.tau // 3)):
+            return False
+        start = float(self.l0) if self.level is None else self.level
+        mean = float(torch.stack([t.double() for t in self.losses]).mean())
+        if not mean > self.rollback_rise * max(start, RISE_FLOOR):
+            return False
+        self.discard()
+        return True
+
     def diverged(self) -> bool:
         """Whether a loss so far or a parameter is non-finite (one host sync)."""
         checks = [torch.isfinite(torch.stack([t.double() for t in (self.l0, *self.losses)]).cpu()).all()]
@@ -82,8 +123,12 @@ class Cycle:
         with ``nan_guard`` the cycle's start parameters are restored. So is, with ``rollback_rise`` (beyond
         the paper, DOIT+), a mean loss above ``rollback_rise * max(start, RISE_FLOOR)``, ``start`` the loss level
         at the cycle's start (`tail_mean` of the last cycle kept; ``l0`` before any): a collapse to chance
-        that stays far below the 1000x guard. ``score="progress"`` scores by `progress_score` from ``start``.
-        A partial cycle with no loss after ``l0`` that did not diverge has no score (None).
+        that stays far below the 1000x guard. So is, with ``guard_progress`` (DOIT+2), a cycle whose loss
+        level at its end (`tail_mean`) lies above `lost_half`: it gave back half the progress made since
+        training began, or, with none made yet, ended above its start (a wreck at chance loss, which no rise
+        shows). So is, with ``guard_rise``, a cycle that `rose`. ``score="progress"`` scores by
+        `progress_score` from ``start``. A partial cycle with no loss after ``l0`` that did not diverge has no
+        score (None).
         """
         values = torch.stack([t.double() for t in (self.l0, *self.losses)]).cpu().tolist()
         l0, losses = values[0], values[1:]
@@ -95,23 +140,29 @@ class Cycle:
         start = l0 if self.level is None else self.level
         if not diverged and losses and self.rollback_rise is not None:
             diverged = float(np.mean(losses)) > self.rollback_rise * max(start, RISE_FLOOR)
+        if not diverged and losses and self.guard_progress:
+            diverged = tail_mean(losses) > lost_half(start, self.untrained)
+        if not diverged and losses and self.guard_rise:
+            diverged = rose(losses, start)
         if diverged or not losses:
             score = WORST_SCORE if diverged else None
         elif self.score == Score.progress:
             score = progress_score(losses, start)
         else:
             score = performance_score(losses, l0, self.alpha, self.spread)
+        self.fall = None
         if diverged:
             self.rollback()
         elif losses:
             self.level = tail_mean(losses)
+            self.fall = start / max(self.level, EPS)
         self.losses = None
         return score, bool(diverged)
 
     def discard(self) -> None:
         """Close the cycle unscored, restoring its start parameters (with ``nan_guard``)."""
         self.rollback()
-        self.losses = None
+        self.losses, self.fall = None, None
 
     @torch.no_grad()
     def rollback(self) -> None:
@@ -126,8 +177,10 @@ class Cycle:
             "losses": None if self.losses is None else list(self.losses),
             "saved": self.saved,
             "level": self.level,
+            "untrained": self.untrained,
         }
 
     def load_state_dict(self, state: dict) -> None:
         self.l0, self.saved, self.level = state["l0"], state["saved"], state["level"]
+        self.untrained = state.get("untrained")  # absent in state dicts written before DOIT+2
         self.losses = None if state["losses"] is None else list(state["losses"])

@@ -13,9 +13,11 @@ from typing import NamedTuple
 
 import numpy as np
 
+from doit import optimizers as registry
 from doit.acquisition import Schedule, acquire
 from doit.bank import SurrogateBank
 from doit.score import sampling_weight
+from doit.space import Candidate
 
 
 class Strategy(enum.StrEnum):
@@ -37,10 +39,52 @@ class Acquirer(enum.StrEnum):
 
 
 class Initial(enum.StrEnum):
-    """Cold-start draws: ``weighted`` by the eq. 3 sampling weights, or ``uniform`` (Figure 10a)."""
+    """Cold-start draws: ``weighted`` by the eq. 3 sampling weights, or ``uniform`` (Figure 10a).
+
+    ``anchored`` (beyond the paper, DOIT+2): the first cycle runs the `anchor` candidate instead of
+    Algorithm 1's uniform draw (the bandit tries it first), the later cold-start draws are ``weighted``,
+    and the run guards its progress (`doit.cycle.Cycle`'s ``guard_progress``): together they keep a
+    destructive candidate from wrecking the model while its fresh head sits at chance loss. ``cautious``:
+    ``anchored``, and a cycle whose loss rises past ``rollback_rise`` early is cut short
+    (`doit.cycle.Cycle.cut_short`), so that a destructive try costs a third of a cycle, not a whole one.
+    ``warmup``: ``anchored``, but the anchor keeps training while each of its cycles lowers the loss level by
+    a factor of at least `WARMUP_FALL` (a fresh head is fitted first, whatever its loss at chance), and a
+    cycle whose level ends significantly above its start is rolled back too (`doit.cycle.rose`)."""
 
     weighted = "weighted"
     uniform = "uniform"
+    anchored = "anchored"
+    cautious = "cautious"
+    warmup = "warmup"
+
+    @property
+    def anchors(self) -> bool:
+        """Whether the run starts on the `anchor` and guards its progress."""
+        return self in (Initial.anchored, Initial.cautious, Initial.warmup)
+
+
+WARMUP_FALL = 1.25
+"""``initial="warmup"``: the anchor runs another cycle while its last one divided the loss level by this."""
+
+
+def _has_moment(candidate: Candidate, moment: int) -> bool:
+    record = registry.info(candidate.optimizer)
+    settings = {**record.defaults, **candidate.as_dict()}
+    return any(b.moment == moment and b.active(settings) for b in record.buffers)
+
+
+def anchor(candidates: list[Candidate]) -> int:
+    """The most conservative candidate: the smallest lr among those whose optimizer keeps a first and a
+    second moment (Adam's kind: a step of about lr per coordinate, whatever the gradient's scale), else
+    among those with a second moment, else among all; ties go to the first in space order."""
+    for pool in (
+        [k for k, c in enumerate(candidates) if _has_moment(c, 1) and _has_moment(c, 2)],
+        [k for k, c in enumerate(candidates) if _has_moment(c, 2)],
+        list(range(len(candidates))),
+    ):
+        if pool:
+            return min(pool, key=lambda k: (candidates[k].lr, k))
+    raise ValueError("candidates is empty")
 
 
 class Selection(NamedTuple):
@@ -90,7 +134,9 @@ class RandomSelect(CyclicalSelect):
 class SurrogateSelect(RandomSelect):
     """DOIT: a uniform pick, then weighted random picks (eq. 3) for ``n_ini`` cycles (and until the
     compressor can be fitted), then the argmax of the acquisition function (eq. 4-7) over the bank's GP
-    predictions (or, with ``acquirer="thompson"``, of one draw from each posterior)."""
+    predictions (or, with ``acquirer="thompson"``, of one draw from each posterior). With an anchoring
+    ``initial`` (`Initial.anchors`) the first pick is candidate ``first`` (`anchor`) instead of the uniform
+    one, and with ``warmup`` the next ones too until `settle` ends the warm-up."""
 
     def __init__(
         self,
@@ -105,15 +151,24 @@ class SurrogateSelect(RandomSelect):
         w_min: float,
         seed: int,
         acquirer: Acquirer = Acquirer.argmax,
+        first: int = 0,
     ):
         super().__init__(len(labels), seed)
         self.bank, self.labels, self.n_ini, self.initial = bank, labels, n_ini, initial
         self.schedule, self.omega_t, self.halving_period = schedule, omega_t, halving_period
-        self.alpha, self.w_min, self.acquirer = alpha, w_min, acquirer
+        self.alpha, self.w_min, self.acquirer, self.first = alpha, w_min, acquirer, first
         self.weights = [1.0] * self.n  # eq. 3 sampling weights, one per candidate
+        self.warming = initial == Initial.warmup  # the anchor trains until its progress slows
+
+    def settle(self, fall: float | None) -> None:
+        """End the warm-up unless the cycle that just closed lowered the level by `WARMUP_FALL` (``fall``:
+        level at its start over level at its end; None if it was rolled back)."""
+        self.warming = self.warming and fall is not None and fall >= WARMUP_FALL
 
     def select(self, cycle: int, current: int | None, context=None) -> Selection:
         self.bank.snapshot(context)
+        if (cycle == 0 and Initial(self.initial).anchors) or (self.warming and cycle <= self.n_ini):
+            return Selection(self.first, "anchor", [])
         # Algorithm 1: one RandomSelect (cycle 0: all weights equal), then n_ini weighted picks (eq. 3)
         if cycle <= self.n_ini or not self.bank.ready:
             w = np.ones(self.n) if self.initial == Initial.uniform else np.asarray(self.weights)
@@ -139,12 +194,18 @@ class SurrogateSelect(RandomSelect):
         self.bank.observe(index, score)
 
     def state_dict(self) -> dict:
-        return {**super().state_dict(), "weights": list(self.weights), "bank": self.bank.state_dict()}
+        return {
+            **super().state_dict(),
+            "weights": list(self.weights),
+            "bank": self.bank.state_dict(),
+            "warming": self.warming,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         super().load_state_dict(state)
         self.weights = list(state["weights"])
         self.bank.load_state_dict(state["bank"])
+        self.warming = state.get("warming", False)  # absent in state dicts written before DOIT+2
 
 
 class BanditSelect(CyclicalSelect):
@@ -154,19 +215,21 @@ class BanditSelect(CyclicalSelect):
     Rewards are the cycle scores in [-1, 1] (``B = 1``). Every candidate is tried once, in space order;
     then the pick maximises ``mean_i + 2 sqrt(xi log(n) / N_i)`` (``xi = 1/2``), where ``N_i`` and
     ``mean_i`` are candidate ``i``'s count and mean score discounted by ``gamma`` per cycle and ``n`` the
-    sum of the ``N_i``. Ties go to the lower index.
+    sum of the ``N_i``. Ties go to the lower index. ``first`` (`Initial.anchored`): tried before the rest.
     """
 
     XI = 0.5
 
-    def __init__(self, n: int, gamma: float):
+    def __init__(self, n: int, gamma: float, first: int | None = None):
         super().__init__(n)
-        self.gamma = gamma
+        self.gamma, self.first = gamma, first
         self.counts = np.zeros(n)  # discounted N_i
         self.sums = np.zeros(n)  # discounted sums of scores
 
     def select(self, cycle: int, current: int | None, context=None) -> Selection:
         untried = np.flatnonzero(self.counts == 0)
+        if self.first is not None and self.first in untried:
+            return Selection(self.first, "anchor", [])
         if untried.size:
             return Selection(int(untried[0]), "explore", [])
         mean = self.sums / self.counts
