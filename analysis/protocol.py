@@ -132,6 +132,7 @@ LABELS = {
     "one_lr": "DOIT, one lr per optimizer",
     "prodigy": "Prodigy",
     "doit_plus": "DOIT+ (beyond the paper)",
+    "doit_plus2": "DOIT+2 (round 2: warm-up on the most conservative candidate)",
     "bandit": "bandit (discounted UCB + backtracking)",
     "plus_no_inherit": "DOIT+ w/o inherit",
     "plus_no_rollback": "DOIT+ w/o rollback",
@@ -382,6 +383,7 @@ ONE_RUN_METHODS = {
     "dadapt_adam": "dadapt_adam",
     "doit": "doit",
     "doit_plus": "doit_plus",
+    "doit_plus2": "doit_plus2",
     "bandit": "bandit",
 }
 # at scale gpu the switching methods' runs at seeds 0-2 are Table 1's (DOIT) and the beyond table's

@@ -19,6 +19,21 @@ EXPERIMENTS = config.group_options("experiment")
 OFFLINE_DATASETS = {"digits", "digits_transfer"}
 SEEDS = {"paper": ["0", "1", "2"], "embedded": ["0", "1", "2", "3", "4"], "mnist": ["0", "1", "2"]}
 CONFIRM_SEEDS = {"paper": ["100", "101", "102"], "embedded": ["100", "101", "102", "103", "104"]}
+# the one-run table's fresh seeds and DOIT+ round 2's development seeds (README "Beyond the paper")
+ONE_RUN_SEEDS = {"paper": ["0", "1", "2"], "embedded": ["300", "301", "302", "303", "304"]}
+DEV2_SEEDS = {"paper": ["200", "201", "202"], "embedded": ["200", "201", "202", "203", "204"]}
+
+
+def expected_seeds(name: str, scale: str) -> list[str]:
+    if name.startswith("beyond_"):
+        return CONFIRM_SEEDS[scale]
+    if name.startswith("one_run"):
+        return ONE_RUN_SEEDS[scale]
+    if name == "plus2_dev":
+        return DEV2_SEEDS[scale]
+    return SEEDS[scale]
+
+
 # the paper's space (Section 5.1, Appendix D's "original HP space"): 5 optimizers x lr 0.1, 0.01, 0.001
 PAPER15 = {
     (opt, tuple(sorted({"lr": lr, **({"momentum": 0.9} if opt == "sgdm" else {})}.items())))
@@ -60,7 +75,7 @@ def test_composes_and_sweeps_known_options(name, scale):
     assert cfg.epochs == (6 if scale == "embedded" else 100)
     sweep = _sweep(cfg)
     # beyond_*: DOIT+'s confirmation seeds, never used while developing it (README "Beyond the paper")
-    assert sweep["seed"] == (CONFIRM_SEEDS[scale] if name.startswith("beyond_") else SEEDS[scale])
+    assert sweep["seed"] == expected_seeds(name, scale)
     for group in GROUPS:
         for option in sweep.get(group, []):
             assert option in config.group_options(group), f"{name}: {group}={option} does not exist"

@@ -12,7 +12,7 @@ from runners.config import group_options
 from runners.train import run
 
 DOIT_FAST = ["method.tau=5", "method.n_ini=2"]  # past the cold start within one epoch (41 steps)
-DOIT_METHODS = {"doit", "random", "cyclical", "doit_plus", "bandit"}
+DOIT_METHODS = {"doit", "random", "cyclical", "doit_plus", "doit_plus2", "bandit"}
 
 
 def _run(overrides, tmp_path):

@@ -23,7 +23,7 @@ from pathlib import Path
 from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
-from runners import config, preemption
+from runners import config, faults, preemption
 from runners.queue import lease
 from runners.queue.plan import Item
 from runners.queue.state import Outcome, QueueState
@@ -86,7 +86,7 @@ def attempt(state: QueueState, index: int, item: Item) -> Outcome | None:
             log.info("queue worker %d: claim %d of this run", os.getpid(), claims)
             try:
                 status, reason = _run(item)
-            except SystemExit as exit_:
+            except (SystemExit, faults.Interrupted) as exit_:
                 if preemption.requested():
                     log.info("stopped; the same command resumes this run from its checkpoint")
                     return None
@@ -109,6 +109,8 @@ def _run(item: Item) -> tuple[str, str]:
 
 
 def _reason(err: Exception) -> str:
+    if (known := faults.one_line(err)) is not None:
+        return f"error: {known[0]}"
     if isinstance(err, ConfigError | HydraException | OmegaConfBaseException):
         return f"error: {config.error_line(err)}"
     lines = str(err).strip().splitlines()
