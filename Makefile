@@ -1,4 +1,4 @@
-# Everyday entry points. RESULTS: where `make tables`/`make figures` look for result files.
+# Everyday entry points. RESULTS: where `make tables`/`make figures` look for result files (one or more folders).
 PY ?= python
 RESULTS ?= outputs
 REPORT ?= reports
@@ -36,13 +36,13 @@ bench-gpu:
 	$(PY) benchmarks/runner_overhead.py --device cuda
 
 tables:
-	$(PY) -m analysis tables --results $(RESULTS) --out $(REPORT)/tables
+	$(PY) -m analysis tables $(addprefix --results ,$(RESULTS)) --out $(REPORT)/tables
 
 toys:
-	$(PY) -m runners.toys --scale $(TOYS) --out $(RESULTS)/toys
+	$(PY) -m runners.toys --scale $(TOYS) --out $(firstword $(RESULTS))/toys
 
 figures: toys
-	$(PY) -m analysis figures --results $(RESULTS) --out $(REPORT)/figures
+	$(PY) -m analysis figures $(addprefix --results ,$(RESULTS)) --out $(REPORT)/figures
 
 sweep:
 	PY=$(PY) JOBS=$(JOBS) scripts/sweep.sh $(EXP) $(LAUNCHER)
