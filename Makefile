@@ -57,8 +57,8 @@ reproduce-mnist:
 reproduce-gpu:
 	$(REPRODUCE) bash scripts/reproduce.sh gpu
 
-# DOIT+ (README "Beyond the paper") on its confirmation seeds, at both CPU scales
-BEYOND = beyond_grid beyond_ablations beyond_fixed beyond_prodigy
+# Beyond the paper (README): the one-run table and DOIT+ on their confirmation seeds, at both CPU scales
+BEYOND = one_run_grid one_run beyond_grid beyond_ablations beyond_fixed beyond_prodigy
 reproduce-beyond:
 	EXPERIMENTS="$(BEYOND)" $(REPRODUCE) bash scripts/reproduce.sh embedded
 	EXPERIMENTS="$(BEYOND)" $(REPRODUCE) bash scripts/reproduce.sh mnist
