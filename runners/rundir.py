@@ -35,8 +35,9 @@ KEY = "hydra.run.dir"
 # config.yaml its state and input
 OUTPUTS = ("result.json", "metrics.jsonl", "switches.csv", "run.png")
 ARTEFACTS = (*OUTPUTS, "config.yaml", "checkpoint.pt")
-# keys of the composed config that may differ between a run and its resumption
-VOLATILE_KEYS = ("progress", "plot", "checkpoint_every_steps", "checkpoint_every_s", "resume")
+# keys of the composed config that may differ between a run and its resumption: how it reports and saves,
+# and ``scales`` (what an experiment sweeps at each scale: the plan of a sweep, not a value of the run)
+VOLATILE_KEYS = ("progress", "plot", "checkpoint_every_steps", "checkpoint_every_s", "resume", "scales")
 _RESUME_HINT = "rerun with resume=false to move the old artefacts aside and start fresh"
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from analysis.experiments import register_resolvers
 from doit import Acquirer, Compression, Initial, Schedule, Score, Spread, Strategy  # allowed values: doit
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
@@ -239,7 +240,9 @@ SCHEMAS = {
 
 
 def register() -> None:
-    """Store the schemas in Hydra's ConfigStore (idempotent): ``base_train`` and ``<group>/base_*``."""
+    """Store the schemas in Hydra's ConfigStore (idempotent): ``base_train`` and ``<group>/base_*``; and
+    register the resolvers through which ``conf/`` reads ``conf/protocol.yaml``."""
+    register_resolvers()
     store = ConfigStore.instance()
     store.store(name="base_train", node=TrainConfig)
     for group, schemas in SCHEMAS.items():
