@@ -28,7 +28,7 @@ class ConfigError(ValueError):
     """A config problem the user can fix; ``str(err)`` is one line: ``<key>: <problem>[; valid: ...]``."""
 
 
-def bad(key: str, message: str, valid: Iterable | None = None) -> ConfigError:
+def config_error(key: str, message: str, valid: Iterable | None = None) -> ConfigError:
     """``ConfigError('<key>: <message>; valid: a, b, c')``."""
     text = f"{key}: {message}"
     if valid is not None:
@@ -40,7 +40,7 @@ def registered(key: str, name, registry: dict[str, str]) -> str:
     """The module ``registry`` names for ``name`` (``runners.<package>.<name>`` accepted too), else one line."""
     module = registry.get(str(name).rpartition(".")[2] if str(name).startswith("runners.") else str(name))
     if module is None or (str(name).startswith("runners.") and module != str(name)):
-        raise bad(key, f"unknown {key.rpartition('.')[2]} {name!r}", registry)
+        raise config_error(key, f"unknown {key.rpartition('.')[2]} {name!r}", registry)
     return module
 
 
