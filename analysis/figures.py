@@ -10,7 +10,6 @@ as points of a mean, and each figure says how many it left out.
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 from pathlib import Path
@@ -206,7 +205,7 @@ def fig_interleaved(toys: list[dict], out: Path) -> list[Path]:
 
 
 def read_table(path: Path, skipped: list | None, kind: str = "jsonl") -> pd.DataFrame:
-    """``metrics.jsonl`` (``record.read_epochs``: one ``EpochMetrics`` a line) or ``switches.csv`` as a frame;
+    """``metrics.jsonl`` (``record.epoch_rows``: the ``EpochMetrics`` fields of each line) or ``switches.csv`` as a frame;
     an unusable file, or unusable lines of it, are listed in ``skipped`` and give an empty frame (or fewer
     rows)."""
     note = skipped.append if skipped is not None else (lambda item: None)
@@ -220,10 +219,10 @@ def read_table(path: Path, skipped: list | None, kind: str = "jsonl") -> pd.Data
         except (ValueError, pd.errors.ParserError) as err:
             note((str(path), f"unreadable CSV: {str(err).splitlines()[0][:200]}"))
             return pd.DataFrame()
-    epochs, problems = record.read_epochs(text)
-    if problems:
-        note((str(path), f"{len(problems)} unreadable line(s) left out"))
-    return pd.DataFrame([dataclasses.asdict(e) for e in epochs])
+    rows, unreadable = record.epoch_rows(text)
+    if unreadable:
+        note((str(path), f"{unreadable} unreadable line(s) left out"))
+    return pd.DataFrame(rows)
 
 
 def _numeric(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:

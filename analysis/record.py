@@ -418,6 +418,24 @@ def epoch_from_dict(data, where: str = "") -> EpochMetrics:
     return epoch
 
 
+def epoch_rows(text: str) -> tuple[list[dict], int]:
+    """``metrics.jsonl`` read leniently, for drawing: each line that is a strict-JSON object, cut to the
+    fields of ``EpochMetrics`` (their values unchecked: a figure coerces what it draws), and the number of
+    other non-blank lines."""
+    names = {f.name for f in dataclasses.fields(EpochMetrics)}
+    rows, unreadable = [], 0
+    for line in filter(str.strip, text.splitlines()):
+        try:
+            data = strict_json(line)
+        except RecordError:
+            data = None
+        if isinstance(data, dict):
+            rows.append({k: v for k, v in data.items() if k in names})
+        else:
+            unreadable += 1
+    return rows, unreadable
+
+
 def read_epochs(text: str) -> tuple[list[EpochMetrics], list[tuple[int, str]]]:
     """The valid lines of a ``metrics.jsonl`` text, and ``(line number, why)`` for each other non-blank line."""
     epochs, problems = [], []
