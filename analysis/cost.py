@@ -1,4 +1,4 @@
-"""What the paper's tables cost on a GPU cluster (issue 18.7): the runs each needs at the paper's settings
+"""What the paper's tables cost on a GPU cluster: the runs each needs at the paper's settings
 (the experiment configs' sweeps at scale paper, ``analysis.experiments.points``) and ESTIMATED run-hours
 from the per-step times of runs measured on a GPU (``HOW``).
 """
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import experiments, protocol, provenance
+from analysis import experiments, protocol, provenance, selection
 from analysis.collect import Collection
 from analysis.render import markdown
 
@@ -50,7 +50,7 @@ class Timing:
 
 def measure(col: Collection) -> Timing:
     """Median times of the complete runs of ``MEASURED`` that ran on a GPU (env.device or provenance)."""
-    runs = protocol.complete(col.runs)
+    runs = selection.complete(col.runs)
     if not runs.empty:
         on_gpu = runs.apply(lambda r: (provenance.device(r, col.provenance) or "").startswith("cuda"), axis=1)
         setting = runs[["dataset", "model", "mode"]].apply(tuple, axis=1) == MEASURED

@@ -1,21 +1,98 @@
 """The experiment configs as analysis reads them: ``conf/`` YAML files through OmegaConf, never composed
 through ``runners`` (analysis never imports it).
 
+``protocol``: ``conf/protocol.yaml``, the paper's protocol (lr grid, optimizer lists, seeds, each table's
+columns), and ``register_resolvers``: the resolvers through which the configs read it, registered here for
+analysis and by ``runners.schema`` before any composition, so both read ``conf/`` alike.
 ``paper_setting``: what an experiment runs at the paper's settings (epochs, batch size, training set,
-tau, n_ini) and whether its model is pre-trained; ``points``: the runs of its sweep at one scale.
+tau, n_ini) and whether its model is pre-trained; ``sweep`` and ``points``: the runs of its sweep at one scale.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import itertools
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
 GROUPS = ("dataset", "model", "method", "space", "ablation")  # config groups a run is matched on
+
+
+@functools.cache
+def protocol() -> dict:
+    """``conf/protocol.yaml`` as plain Python data."""
+    return OmegaConf.to_container(OmegaConf.load(CONF / "protocol.yaml"), resolve=True)
+
+
+def protocol_value(key: str):
+    """``${protocol:KEY}``: a copy of the value at the dotted ``key`` of ``conf/protocol.yaml`` (KeyError if
+    none)."""
+    value = protocol()
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            raise KeyError(f"conf/protocol.yaml has no {key!r}")
+        value = value[part]
+    return copy.deepcopy(value)
+
+
+def sweep_values(*parts) -> str:
+    """``${sweep:LIST_OR_VALUE,...}``: the values of every list (and every single value) in Hydra's sweep
+    syntax, ``a,b,c``."""
+    values = []
+    for part in parts:
+        values += list(part) if isinstance(part, list | tuple | ListConfig) else [part]
+    return ",".join(str(v) for v in values)
+
+
+def table_columns(table: str) -> list[tuple[str, dict, tuple[str, str]]]:
+    """The columns of ``table`` in ``conf/protocol.yaml``: ``(key, runs, paper_numbers)``, ``runs`` the
+    ``(dataset, model, mode)`` at each scale that has the column, ``paper_numbers`` the ``(dataset, model)``
+    of the paper's cell in analysis/paper_numbers.csv."""
+    out = []
+    for key, spec in protocol_value(f"columns.{table}").items():
+        dataset, model, *named_mode = key.split("/")
+        mode = named_mode[0] if named_mode else "full"
+        runs = {"paper": (dataset, model, mode)}
+        for scale, stand_in in spec.items():
+            if scale != "paper_numbers":
+                runs[scale] = (*stand_in.split("/"), mode)
+        paper_numbers = (
+            tuple(spec["paper_numbers"].split("/")) if "paper_numbers" in spec else (dataset, model)
+        )
+        out.append((key, runs, paper_numbers))
+    return out
+
+
+def column_values(table: str, scale: str, key: str) -> str:
+    """``${columns:TABLE,SCALE,dataset|model}``: the datasets (or models) of the table's columns at ``scale``
+    in Hydra's sweep syntax (first appearance first); a sweep crosses them, so a table's columns at a scale
+    are every dataset with every model. ValueError when the table has no column at ``scale``."""
+    found = [runs[scale] for _, runs, _ in table_columns(table) if scale in runs]
+    if not found:
+        raise ValueError(f"table {table} has no column at scale {scale} (conf/protocol.yaml columns)")
+    position = {"dataset": 0, "model": 1}[key]
+    return sweep_values(list(dict.fromkeys(run[position] for run in found)))
+
+
+def register_resolvers() -> None:
+    """Register ``protocol``, ``sweep``, ``columns`` and ``coalesce`` (the first non-null argument) with
+    OmegaConf (idempotent)."""
+    resolvers = {
+        "protocol": protocol_value,
+        "sweep": sweep_values,
+        "columns": column_values,
+        "coalesce": lambda *values: next((v for v in values if v is not None), None),
+    }
+    for name, resolver in resolvers.items():
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, resolver)
+
+
+register_resolvers()
 
 
 @functools.cache

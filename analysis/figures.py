@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from analysis import experiments, protocol, settings, tables  # noqa: E402
+from analysis import experiments, labels, protocol, record, selection, settings, tables  # noqa: E402
 from analysis.collect import read_text  # noqa: E402
 
 TOY_SCHEMA = 1
@@ -47,13 +47,6 @@ def _save(fig, out: Path, name: str) -> list[Path]:
         fig.savefig(p, dpi=120)
     plt.close(fig)
     return paths
-
-
-def _strict_json(text: str):
-    def reject(token):
-        raise ValueError(f"bare {token}")
-
-    return json.loads(text, parse_constant=reject)
 
 
 def _points(value, shape: tuple) -> np.ndarray:
@@ -122,7 +115,7 @@ def load_toys(directory: str | Path) -> tuple[list[dict], list[tuple[str, str]]]
         try:
             if text is None:
                 raise ValueError(why)
-            toys.append(check_toy(_strict_json(text)))
+            toys.append(check_toy(record.strict_json(text)))
         except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as err:
             skipped.append((str(path), f"invalid toy file: {type(err).__name__}: {str(err)[:200]}"))
     return toys, skipped
@@ -146,7 +139,7 @@ def _toy_panels(toys: list[dict], figure: str):
 
 
 def _path_label(path: dict) -> str:
-    return protocol.label(path["optimizer"]) + ("" if path["lr"] is None else f" (lr={path['lr']:g})")
+    return labels.label(path["optimizer"]) + ("" if path["lr"] is None else f" (lr={path['lr']:g})")
 
 
 def _diverged_note(ax, paths) -> None:
@@ -167,7 +160,7 @@ def fig_toy_paths(toys: list[dict], out: Path) -> list[Path]:
                 color=color(p["optimizer"]),
                 lw=0.6,
                 alpha=0.3,
-                label=None if p["optimizer"] in seen else protocol.label(p["optimizer"]),
+                label=None if p["optimizer"] in seen else labels.label(p["optimizer"]),
             )
             seen.add(p["optimizer"])
         _diverged_note(ax, paths)
@@ -212,8 +205,9 @@ def fig_interleaved(toys: list[dict], out: Path) -> list[Path]:
 
 
 def read_table(path: Path, skipped: list | None, kind: str = "jsonl") -> pd.DataFrame:
-    """``metrics.jsonl`` (one JSON object a line) or ``switches.csv`` as a frame; an unusable file, or
-    unusable lines of it, are listed in ``skipped`` and give an empty frame (or fewer rows)."""
+    """``metrics.jsonl`` (``record.epoch_rows``: the ``EpochMetrics`` fields of each line) or ``switches.csv`` as a frame;
+    an unusable file, or unusable lines of it, are listed in ``skipped`` and give an empty frame (or fewer
+    rows)."""
     note = skipped.append if skipped is not None else (lambda item: None)
     text, why = read_text(path)
     if text is None:
@@ -225,16 +219,9 @@ def read_table(path: Path, skipped: list | None, kind: str = "jsonl") -> pd.Data
         except (ValueError, pd.errors.ParserError) as err:
             note((str(path), f"unreadable CSV: {str(err).splitlines()[0][:200]}"))
             return pd.DataFrame()
-    rows, bad = [], 0
-    for line in filter(str.strip, text.splitlines()):
-        try:
-            row = json.loads(line)
-        except (ValueError, RecursionError):
-            row = None
-        rows += [row] if isinstance(row, dict) else []
-        bad += not isinstance(row, dict)
-    if bad:
-        note((str(path), f"{bad} unreadable line(s) left out"))
+    rows, unreadable = record.epoch_rows(text)
+    if unreadable:
+        note((str(path), f"{unreadable} unreadable line(s) left out"))
     return pd.DataFrame(rows)
 
 
@@ -280,13 +267,13 @@ def _curves_of(spec, runs, out, scale, skipped, select_on, group: dict) -> list[
     for column in spec.columns_at(scale):
         series, splits = {}, set()
         for row in spec.rows:
-            cell = protocol.match_rows(runs, spec, row, column, scale)
+            cell = selection.match_rows(runs, spec, row, column, scale)
             reference = experiments.paper_setting(row.experiment_at(scale), column.runs["paper"][1])
             parts = settings.variants(cell, reference)
-            picked, _, split = protocol.best_lr(parts[0][1] if parts else cell, select_on)
+            picked, _, split = selection.best_lr(parts[0][1] if parts else cell, select_on)
             splits |= {split} - {""}
             curve = (
-                _curves(protocol.complete(picked)["path"], skipped) if not picked.empty else pd.DataFrame()
+                _curves(selection.complete(picked)["path"], skipped) if not picked.empty else pd.DataFrame()
             )
             if not curve.empty:
                 series[row.label] = curve
@@ -312,7 +299,7 @@ def _curves_of(spec, runs, out, scale, skipped, select_on, group: dict) -> list[
 def fig_switches(runs: pd.DataFrame, out: Path, skipped: list | None = None) -> list[Path]:
     """Figure 9: training loss of vanilla fine-tuning and DOIT, with DOIT's active optimizer per cycle."""
     written = []
-    case = protocol.complete(runs[runs["experiment"] == "fig9_case"])
+    case = selection.complete(runs[runs["experiment"] == "fig9_case"])
     for scale, group in case.groupby("scale"):
         ours = group[group["method"] == "doit"].sort_values("seed")
         if ours.empty:
@@ -361,7 +348,7 @@ def fig_doit_switching(runs: pd.DataFrame, out: Path, skipped: list | None = Non
     seed, Figure 9's timeline) and each candidate's share of cycles (mean over seeds, whiskers min-max):
     whether DOIT locks onto one candidate or keeps switching."""
     written = []
-    ours = protocol.complete(runs[(runs["experiment"] == "table1_fixed") & (runs["method"] == "doit")])
+    ours = selection.complete(runs[(runs["experiment"] == "table1_fixed") & (runs["method"] == "doit")])
     for (scale, dataset, model), group in ours.groupby(["scale", "dataset", "model"]):
         group = group.sort_values("seed")
         timelines = []
@@ -433,7 +420,7 @@ def fig_sensitivity(runs: pd.DataFrame, out: Path) -> list[Path]:
         fig, axes = plt.subplots(1, 4, figsize=(14, 3.5))
         for ax, (exp, key, title) in zip(axes, SENSITIVITY, strict=True):
             sub = group[group["experiment"] == exp]
-            done = protocol.complete(sub)
+            done = selection.complete(sub)
             ax.set(title=title + _n_diverged(sub), xlabel=key, ylabel="test accuracy (%)")
             if done.empty:
                 ax.text(0.5, 0.5, "no complete runs", ha="center", transform=ax.transAxes)
@@ -481,7 +468,7 @@ def fig_space_growth(runs: pd.DataFrame, out: Path) -> list[Path]:
     grown = runs[(runs["experiment"] == "fig11_spaces") & runs["space_grid"].notna()]
     for scale, group in grown.groupby("scale"):
         first = group.iloc[0]
-        base = protocol.complete(
+        base = selection.complete(
             runs[
                 (runs["experiment"] == "table1_grid")
                 & (runs["scale"] == scale)
@@ -494,7 +481,7 @@ def fig_space_growth(runs: pd.DataFrame, out: Path) -> list[Path]:
         steps = sorted(sizes, key=sizes.get)
         ours, best = [], []
         for step in steps:
-            sub = protocol.complete(group[group["space"] == step])
+            sub = selection.complete(group[group["space"] == step])
             ours.append((sub["final_test_acc"].mean(), sub["final_test_acc"].std()))
             grid = json.loads(group[group["space"] == step].iloc[0]["space_grid"])
             inside = base[

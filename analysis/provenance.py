@@ -1,5 +1,5 @@
 """Where runs ran: ``provenance.json`` beside result folders brought from other machines, and the ``env``
-the runner records (device, torch, commit; absent from records written before it existed).
+the runner records (device, torch, commit; some records have none).
 
 A ``provenance.json`` describes every run below its folder (the nearest one above a run wins)::
 
@@ -8,17 +8,18 @@ A ``provenance.json`` describes every run below its folder (the nearest one abov
 
 ``device`` reads as ``result.json``'s ``env.device``; every key but ``device`` and ``hardware`` may be
 left out. ``scale`` (optional) files the runs under that scale instead of the one they recorded: for runs
-made, before the scale existed, with the settings it now sets; the caption says so. Tables print it in their caption (``describe``); a file that does not read is listed with the
+made with the settings of that scale under another scale's name; the caption says so. Tables print it in their caption (``describe``); a file that does not read is listed with the
 skipped result files, never fatal.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import pandas as pd
+
+from analysis import record
 
 NAME = "provenance.json"
 
@@ -33,14 +34,14 @@ class Provenance:
     software: str | None = None
     settings: str | None = None  # the runner overrides every run shared
     deviations: tuple[str, ...] = field(default_factory=tuple)  # from the paper's setting, in words
-    # the scale these runs stand for where their records name another: runs made before a scale existed,
-    # with the settings it now sets (e.g. scale=paper experiments run with the overrides of scale=gpu)
+    # the scale these runs stand for where their records name another: runs made with the settings of that
+    # scale under another name (e.g. scale=paper experiments run with the overrides of scale=gpu)
     scale: str | None = None
 
 
 def parse(text: str) -> Provenance:
     """The record of one ``provenance.json``; ``ValueError`` names the key and the problem."""
-    data = json.loads(text)
+    data = record.strict_json(text)
     if not isinstance(data, dict):
         raise ValueError("expected a JSON object")
     known = {f.name for f in fields(Provenance)}

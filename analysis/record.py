@@ -1,20 +1,25 @@
-"""``result.json``: the one record a run writes (``runners``) and analysis reads (docs/architecture.md).
+"""The records a run writes (``runners``) and analysis reads: ``result.json`` (``Result``) and each line of
+``metrics.jsonl`` (``EpochMetrics``); docs/architecture.md.
 
-This module is the only place that lists result keys. ``runners`` builds a ``Result`` and writes it
-with ``dumps``; ``analysis`` reads every file through ``loads``, which validates types and ranges
-and raises ``RecordError`` (one line: the field and the problem) for anything else.
+This module is the only place that lists their keys. ``runners`` builds a ``Result`` and writes it with
+``dumps``, and an ``EpochMetrics`` per epoch written with ``epochs_text``; ``analysis`` (and the runner, to
+find a finished run) reads every file through ``loads`` and ``read_epochs``, which validate types and
+ranges and raise ``RecordError`` (one line: the field and the problem) for anything else.
 
 Strict JSON: a non-finite float is written as ``null`` and its dotted field name is listed in
-``nonfinite``, so any JSON reader can open the file.
+``nonfinite``, so any JSON reader can open the file; ``strict_json`` is the one reader of such files
+(it refuses bare ``NaN``/``Infinity`` and strings no UTF-8 can hold).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
 import types
 import typing
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args, get_origin
 
@@ -136,11 +141,37 @@ class Result:
     hyper: Hyper | None = None  # None for DOIT strategies (their candidates are run.space_grid)
     doit: DoitSummary | None = None
     diverged_step: int | None = None  # status "diverged": the step of the first non-finite loss
-    # the composed config, for people; read only to fill run.pretrained / train_size of older records
+    # the composed config, for people; read only to fill run.pretrained / train_size of a record without them
     config: dict = field(default_factory=dict)
     env: Environment | None = None
     nonfinite: list = field(default_factory=list)
     schema: int = SCHEMA
+
+
+@dataclass
+class EpochMetrics:
+    """One line of ``metrics.jsonl``: the epoch's training and evaluation (accuracies in %). The optional
+    fields are those only some runs measure (top-3/5 accuracy, F1, a validation split, DOIT's candidate);
+    ``nonfinite`` lists the fields written as null because they were NaN/inf."""
+
+    epoch: int  # 1-based
+    step: int  # optimizer steps in all at its end
+    time_s: float  # training time (steps and evaluations) in all at its end
+    train_loss: float | None  # mean of the epoch's finite per-step losses (NaN when none was finite)
+    nonfinite_steps: int  # steps of the epoch whose loss was not finite
+    train_acc: float
+    test_loss: float | None
+    test_acc: float
+    test_acc3: float | None = None
+    test_acc5: float | None = None
+    test_f1: float | None = None
+    val_loss: float | None = None
+    val_acc: float | None = None
+    val_acc3: float | None = None
+    val_acc5: float | None = None
+    val_f1: float | None = None
+    optimizer: str | None = None  # DOIT strategies: the candidate active at the epoch's end
+    nonfinite: list = field(default_factory=list)
 
 
 ACCURACY_FIELDS = (
@@ -183,6 +214,25 @@ def to_dict(result: Result) -> dict:
 
 def dumps(result: Result) -> str:
     return json.dumps(to_dict(result), indent=2, allow_nan=False) + "\n"
+
+
+def epoch_dict(epoch: EpochMetrics) -> dict:
+    """One ``metrics.jsonl`` line's data: every field the run measured (an optional field that is None is
+    left out), non-finite floats as null and listed in ``nonfinite``."""
+    data = {
+        f.name: getattr(epoch, f.name)
+        for f in dataclasses.fields(EpochMetrics)
+        if f.name != "nonfinite" and (f.default is dataclasses.MISSING or getattr(epoch, f.name) is not None)
+    }
+    found: list[str] = []
+    out = {k: _strict(v, k, found) for k, v in data.items()}
+    out["nonfinite"] = list(dict.fromkeys([*epoch.nonfinite, *found]))
+    return out
+
+
+def epochs_text(epochs) -> str:
+    """``metrics.jsonl``: one strict-JSON ``EpochMetrics`` a line."""
+    return "".join(json.dumps(epoch_dict(e), allow_nan=False) + "\n" for e in epochs)
 
 
 # ---------------------------------------------------------------------------------------------- reading
@@ -272,7 +322,7 @@ def from_dict(data) -> Result:
 
 
 def _settings_from_config(result: Result, run: dict) -> None:
-    """A record written before ``run.pretrained`` and ``run.train_size`` existed takes them from its composed
+    """A record without ``run.pretrained`` and ``run.train_size`` takes them from its composed
     config (``model.pretrained``, ``dataset.train_size``): what ran, as no weights fallback existed then."""
     model, dataset = result.config.get("model", {}), result.config.get("dataset", {})
     if "pretrained" not in run and isinstance(model.get("pretrained"), bool):
@@ -308,21 +358,94 @@ def _check_grid(grid: dict | None) -> None:
                 raise RecordError(f"run.space_grid.{opt}.{key}: expected a non-empty list of numbers")
 
 
-def loads(text: str) -> Result:
-    """Parse and validate a ``result.json`` text (``RecordError`` for invalid JSON too)."""
+@contextlib.contextmanager
+def _as_record_error() -> Iterator[None]:
+    """Whatever a malformed file makes the parser or the checks raise, as ``RecordError``."""
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
-        json.dumps(data, ensure_ascii=False).encode("utf-8")  # a lone surrogate ("\\ud800") is no UTF-8
-        return from_dict(data)
+        yield
+    except RecordError:
+        raise
     except json.JSONDecodeError as err:
         raise RecordError(f"not JSON: {err}") from None
     except UnicodeEncodeError:
         raise RecordError("not UTF-8: a string holds a lone surrogate") from None
     except (ValueError, OverflowError, RecursionError) as err:  # huge numbers, deep nesting
-        if isinstance(err, RecordError):
-            raise
         raise RecordError(f"unreadable: {type(err).__name__}: {str(err)[:200]}") from None
+
+
+def strict_json(text: str):
+    """Parse strict JSON; ``RecordError`` for anything else (invalid JSON, a bare ``NaN``/``Infinity``, a
+    string with a lone surrogate, numbers or nesting no reader can hold)."""
+    with _as_record_error():
+        data = json.loads(text, parse_constant=_reject_constant)
+        json.dumps(data, ensure_ascii=False).encode("utf-8")  # a lone surrogate ("\\ud800") is no UTF-8
+        return data
 
 
 def _reject_constant(token: str):
     raise RecordError(f"not strict JSON: bare {token}")
+
+
+def loads(text: str) -> Result:
+    """Parse and validate a ``result.json`` text (``RecordError`` for invalid JSON too)."""
+    data = strict_json(text)
+    with _as_record_error():
+        return from_dict(data)
+
+
+def epoch_from_dict(data, where: str = "") -> EpochMetrics:
+    """Validate one parsed ``metrics.jsonl`` line against ``EpochMetrics``; ``RecordError`` says why not."""
+    if not isinstance(data, dict):
+        raise RecordError(f"{where or 'line'}: expected an object, got {type(data).__name__}")
+    listed = data.get("nonfinite")
+    nonfinite = (
+        frozenset(n for n in listed if isinstance(n, str)) if isinstance(listed, list) else frozenset()
+    )
+    epoch = _from(EpochMetrics, data, where, nonfinite)
+    for name in (
+        "train_acc",
+        "test_acc",
+        "test_acc3",
+        "test_acc5",
+        "test_f1",
+        "val_acc",
+        "val_acc3",
+        "val_acc5",
+    ):
+        value = getattr(epoch, name)
+        if value is not None and not 0.0 <= value <= 100.0:
+            raise RecordError(f"{where}{'.' if where else ''}{name}: {value} is outside [0, 100]")
+    return epoch
+
+
+def epoch_rows(text: str) -> tuple[list[dict], int]:
+    """``metrics.jsonl`` read leniently, for drawing: each line that is a strict-JSON object, cut to the
+    fields of ``EpochMetrics`` (their values unchecked: a figure coerces what it draws), and the number of
+    other non-blank lines."""
+    names = {f.name for f in dataclasses.fields(EpochMetrics)}
+    rows, unreadable = [], 0
+    for line in filter(str.strip, text.splitlines()):
+        try:
+            data = strict_json(line)
+        except RecordError:
+            data = None
+        if isinstance(data, dict):
+            rows.append({k: v for k, v in data.items() if k in names})
+        else:
+            unreadable += 1
+    return rows, unreadable
+
+
+def read_epochs(text: str) -> tuple[list[EpochMetrics], list[tuple[int, str]]]:
+    """The valid lines of a ``metrics.jsonl`` text, and ``(line number, why)`` for each other non-blank line."""
+    epochs, problems = [], []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            data = strict_json(line)
+            with _as_record_error():
+                epochs.append(epoch_from_dict(data, f"line {number}"))
+        except RecordError as err:
+            problems.append((number, str(err)))
+    return epochs, problems

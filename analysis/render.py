@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import protocol, settings
+from analysis import labels, settings
 from analysis.tables import BuiltTable
 
 
@@ -101,7 +101,7 @@ def paper_note(built: BuiltTable) -> str:
 def caption(built: BuiltTable) -> str:
     """The paragraph under a table's title: scale, settings, statistics, paper source, selection."""
     return (
-        f"Scale: {built.scale} ({protocol.SCALE_NOTES[built.scale]}). {settings_note(built)} Ours: mean ± "
+        f"Scale: {built.scale} ({labels.SCALE_NOTES[built.scale]}). {settings_note(built)} Ours: mean ± "
         "std over the complete seeds (n); diverged runs are counted beside it, never averaged. "
         + paper_note(built)
         + selection_note(built)

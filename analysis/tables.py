@@ -1,7 +1,7 @@
 """Build every paper table from the loaded runs (``analysis.render`` writes it as Markdown, LaTeX, CSV).
 
 One table per settings group of its runs (``build_all``, ``analysis.settings``). Per cell: best lr
-(``protocol.best_lr``), mean/std/n over seeds, the paper's value beside ours. Per column: DOIT (and
+(``selection.best_lr``), mean/std/n over seeds, the paper's value beside ours. Per column: DOIT (and
 each contender) minus the best baseline (picked on the same split as the best lrs) with Welch's t-test
 and a bootstrap interval, convergence time and time to target; beyond the paper, "best of K default
 optimizers" and an equal-compute comparison (DOIT's cold-start cycles and transferability pass are
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import experiments, protocol, provenance, settings, stats
+from analysis import experiments, protocol, provenance, selection, settings, stats
 from analysis.protocol import TableSpec
 from doit import optimizers
 
@@ -95,7 +95,7 @@ def scoped(spec: TableSpec, runs: pd.DataFrame, scale: str) -> pd.DataFrame:
     index = set()
     for column in spec.columns_at(scale):
         for row in spec.rows:
-            index |= set(protocol.match_rows(runs, spec, row, column, scale, every=True).index)
+            index |= set(selection.match_rows(runs, spec, row, column, scale, every=True).index)
     return runs.loc[[i for i in runs.index if i in index]]
 
 
@@ -141,7 +141,7 @@ def build(
     for column in spec.columns_at(scale):
         for row in spec.rows:
             reference = experiments.paper_setting(row.experiment_at(scale), column.runs["paper"][1])
-            cell = protocol.match_rows(runs, spec, row, column, scale)
+            cell = selection.match_rows(runs, spec, row, column, scale)
             matched |= set(cell.index)
             parts = settings.variants(cell, reference) or [({}, cell)]
             for i, (variant, part) in enumerate(parts):
@@ -150,12 +150,12 @@ def build(
                     split_rows.append(row.label)
                 if i == 0:
                     fill = settings.overrides(setting | variant, reference) if scale == "paper" else ""
-                    missing += protocol.fill_commands(spec, row, column, scale, part, fill)
+                    missing += selection.fill_commands(spec, row, column, scale, part, fill)
                 seen += [(label, settings.of(r), reference) for _, r in part.iterrows()]
-                picked, lr, split = protocol.best_lr(part, select_on)
+                picked, lr, split = selection.best_lr(part, select_on)
                 if split:
                     split_used.add(split)
-                chosen[(row.key if i == 0 else label, column.key)] = protocol.complete(picked)
+                chosen[(row.key if i == 0 else label, column.key)] = selection.complete(picked)
                 if row.shown and label not in order:
                     order.append(label)
                 table = row.paper_table or spec.paper_table
@@ -204,7 +204,7 @@ def _metric_text(metric: protocol.Metric, done: pd.DataFrame, diverged: int, swi
 
 def _cell_rows(spec, row, column, scale, picked, lr, split, label, paper, table) -> list[dict]:
     """One long-form entry per metric of a (row, column) cell."""
-    done, diverged = protocol.complete(picked), int((picked["status"] != "complete").sum())
+    done, diverged = selection.complete(picked), int((picked["status"] != "complete").sum())
     out = []
     for metric in spec.metrics:
         text, s = _metric_text(metric, done, diverged, not row.baseline)
@@ -289,7 +289,7 @@ def best_baseline(spec: TableSpec, chosen: dict, column: protocol.Column, select
     ]
     if not baselines:
         return None
-    split = protocol.select_split(pd.concat([b for _, b in baselines]), select_on)
+    split = selection.select_split(pd.concat([b for _, b in baselines]), select_on)
     row, runs = max(baselines, key=lambda rb: rb[1][split].mean())
     return row, runs, split
 
@@ -378,13 +378,13 @@ def _beyond(spec, runs, column, scale, ours, acc, select_on) -> dict:
     lrs = default_lrs()
     defaults = []
     for row in (r for r in spec.rows if r.grid and r.key in lrs):
-        cell = protocol.complete(protocol.match_rows(runs, spec, row, column, scale))
+        cell = selection.complete(selection.match_rows(runs, spec, row, column, scale))
         cell = cell[(cell["lr"] - lrs[row.key]).abs() < 1e-12]
         if not cell.empty:
             defaults.append((row.label, cell))
     if not defaults:
         return {}
-    split = protocol.select_split(pd.concat([c for _, c in defaults]), select_on)
+    split = selection.select_split(pd.concat([c for _, c in defaults]), select_on)
     best_label, best = max(defaults, key=lambda lc: lc[1][split].mean())
     doit_cost = (ours["train_time_s"] + ours["transfer_time_s"].fillna(0)).mean()
     run_cost = pd.concat([c for _, c in defaults])["train_time_s"].mean()

@@ -29,20 +29,18 @@ from torch import nn
 import doit
 from doit.space import hyper_vector
 
-LRS = [0.1, 0.01, 0.001]
-PAPER15 = {  # conf/space/paper15.yaml
-    "sgd": {"lr": LRS},
-    "sgdm": {"lr": LRS, "momentum": [0.9]},
-    "adagrad": {"lr": LRS},
-    "rmsprop": {"lr": LRS},
-    "adam": {"lr": LRS},
-}
-PLUS = {
-    "inherit": True,
-    "rollback_rise": 2.0,
-    "acquirer": "thompson",
-    "context": True,
-}  # conf/method/doit_plus
+
+def _from_conf() -> tuple[dict, dict]:
+    """The paper's 15 candidates (space paper15) and DOIT+'s knobs (what method=doit_plus sets unlike
+    method=doit), as the runner composes them from conf/."""
+    from runners.config import compose, to_python
+
+    grid = to_python(compose(["space=paper15"])[0].space.grid)
+    paper, plus = (to_python(compose([f"method={m}"])[0].method) for m in ("doit", "doit_plus"))
+    return grid, {k: v for k, v in plus.items() if k != "name" and v != paper[k]}
+
+
+PAPER15, PLUS = _from_conf()
 KNOBS: dict = {}  # the DOIT keyword arguments every benchmark adds (PLUS with --plus)
 
 
@@ -98,6 +96,19 @@ def surrogate_ms_per_cycle(n_obs: int, cycles: int) -> float:
     return 1e3 * (time.perf_counter() - t0) / cycles
 
 
+def over_head(model: nn.Module, n_ini: int) -> doit.DOIT:
+    """DOIT over paper15 with cycles of 25 steps and the classifier ``fc`` as the surrogate's state input."""
+    return doit.DOIT(
+        model.parameters(),
+        space=PAPER15,
+        tau=25,
+        n_ini=n_ini,
+        seed=0,
+        state=[(n, p) for n, p in model.named_parameters() if n.startswith("fc.")],
+        **KNOBS,
+    )
+
+
 def digits_share(epochs: int) -> tuple[float, float, float]:
     from omegaconf import OmegaConf
 
@@ -107,15 +118,7 @@ def digits_share(epochs: int) -> tuple[float, float, float]:
     data = digits.build(OmegaConf.create({}), None, batch_size=32, seed=0, device=torch.device("cpu"))
     torch.manual_seed(0)
     model = SmallCNN(data.input_shape, data.num_classes)
-    opt = doit.DOIT(
-        model.parameters(),
-        space=PAPER15,
-        tau=25,
-        n_ini=20,
-        seed=0,
-        state=[(n, p) for n, p in model.named_parameters() if n.startswith("fc.")],
-        **KNOBS,
-    )
+    opt = over_head(model, n_ini=20)
     t0 = time.perf_counter()
     for epoch in range(epochs):
         for xb, yb in data.train.epoch(epoch):
@@ -132,15 +135,7 @@ def resnet18_share(cycles: int, n_obs: int) -> tuple[float, float, float, float]
 
     torch.manual_seed(0)
     model = resnet18(num_classes=10)
-    opt = doit.DOIT(
-        model.parameters(),
-        space=PAPER15,
-        tau=25,
-        n_ini=0,
-        seed=0,
-        state=[(n, p) for n, p in model.named_parameters() if n.startswith("fc.")],
-        **KNOBS,
-    )
+    opt = over_head(model, n_ini=0)
     prefill(opt, n_obs)
     x, y = torch.randn(64, 3, 32, 32), torch.randint(0, 10, (64,))
 

@@ -37,8 +37,10 @@ from doit import DOIT
 from doit import optimizers as registry
 from doit.compression import select_state
 from runners.checkpoint import load
-from runners.config import doit_kwargs, optimizer_kwargs, plain, resolve_device
+from runners.checks import resolve_device
+from runners.config import to_python
 from runners.data import DEFAULT_VAL_SIZE, build_data
+from runners.methods import doit_kwargs, optimizer_kwargs
 from runners.models import build_model
 from runners.modes import apply_mode
 from runners.train import compose, run
@@ -93,7 +95,7 @@ def bare_once(cfg, doit: bool = False) -> tuple[float, float, int]:
     if doit:
         state = select_state(mode.trainable_params, mode.state_patterns)
         kwargs = doit_kwargs(cfg, steps_per_epoch=len(data.train), omega_t=None)
-        opt = DOIT(params, space=plain(cfg.space.grid), state=state, **kwargs)
+        opt = DOIT(params, space=to_python(cfg.space.grid), state=state, **kwargs)
     else:
         opt = registry.create(cfg.method.optimizer, params, **optimizer_kwargs(cfg))
     steps, t_steps, t_eval = 0, 0.0, 0.0

@@ -168,7 +168,7 @@ _RECORDS = [
         "Luo et al. 2019",
     ),
     OptimInfo("agd", AGD, {}, "Yue et al. 2023"),
-    # Beyond the paper (issue 14): a modern learning-rate-free optimizer; lr multiplies its own estimate.
+    # Beyond the paper: a modern learning-rate-free optimizer; lr multiplies its own estimate.
     # growth_rate: its default inf (unbounded growth of the step-size estimate) as 1e30, the same in
     # practice, so that result.json's hyperparameters stay finite (strict JSON).
     OptimInfo(

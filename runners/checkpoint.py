@@ -1,4 +1,5 @@
-"""The resume checkpoint (``checkpoint.pt``): saved atomically, loaded with ``weights_only=True``.
+"""The resume checkpoint (``checkpoint.pt``): saved atomically, loaded with ``weights_only=True``, and when
+the loop writes it (``Schedule``).
 
 It holds tensors and plain Python containers only: model, optimizer (DOIT's ``state_dict``),
 scheduler, grad scaler, the loop's state (position, metrics, timers), the transferability estimate,
@@ -9,13 +10,38 @@ from __future__ import annotations
 
 import pickle
 import random
+import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from runners import preemption
+
 VERSION = 1
 KEYS = ("version", "config", "model", "optimizer", "scheduler", "trainer", "rng", "transfer", "wall_time_s")
+
+
+class Schedule:
+    """When the loop checkpoints: every ``every_steps`` steps (0: never by step count) and when a signal asks
+    (``runners.preemption``), at a step boundary; at an epoch end once ``every_s`` seconds passed since the
+    last checkpoint, and always after the last epoch."""
+
+    def __init__(self, every_steps: int, every_s: float):
+        self.every_steps, self.every_s = every_steps, every_s
+        self._last = time.perf_counter()
+
+    def due_at_step(self, step: int) -> bool:
+        return bool(self.every_steps and step % self.every_steps == 0) or preemption.requested()
+
+    def due_at_epoch_end(self, finished: bool) -> bool:
+        return finished or time.perf_counter() - self._last >= self.every_s
+
+    def written(self) -> None:
+        """A checkpoint was just written; hand over to a signal's handler if one asked for it."""
+        self._last = time.perf_counter()
+        if preemption.requested():
+            preemption.after_checkpoint()
 
 
 class Unreadable(Exception):

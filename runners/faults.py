@@ -18,6 +18,7 @@ good checkpoint and result files are intact in every case. ``RunExit`` carries t
 from __future__ import annotations
 
 import errno
+import re
 import signal
 
 from hydra.errors import CompactHydraException
@@ -63,6 +64,12 @@ class OutOfMemory(RunFailed):
 
     def __reduce__(self):
         return type(self), (self.where, self.detail, self.advice)
+
+
+def out_of_memory(err: BaseException, where: str) -> OutOfMemory:
+    """``OutOfMemory`` naming ``where`` and the size torch's ``OutOfMemoryError`` says it tried to allocate."""
+    size = re.search(r"Tried to allocate ([\d.]+ \w+)", str(err))
+    return OutOfMemory(where, f"tried to allocate {size.group(1)}" if size else "")
 
 
 class Interrupted(BaseException):

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from analysis.record import EpochMetrics
+
 
 def active_per_step(n_steps: int, log: list[dict] | None, fallback: str) -> list[str]:
     """The active configuration label of every step, from DOIT's per-cycle log (cycle start steps)."""
@@ -18,7 +20,7 @@ def active_per_step(n_steps: int, log: list[dict] | None, fallback: str) -> list
 
 
 def plot_run(
-    path: Path, step_losses, metrics: list[dict], log: list[dict] | None, fallback: str, title: str
+    path: Path, step_losses, metrics: list[EpochMetrics], log: list[dict] | None, fallback: str, title: str
 ) -> None:
     """Write the figure to ``path`` (PNG, written atomically; non-finite losses leave gaps)."""
     import matplotlib
@@ -48,7 +50,7 @@ def plot_run(
         ax.plot([], [], color=colours[n], label=n)
     ax2 = ax.twinx()
     if metrics:
-        ax2.plot([m["step"] for m in metrics], [m["test_acc"] for m in metrics], "k.-", label="test acc")
+        ax2.plot([m.step for m in metrics], [m.test_acc for m in metrics], "k.-", label="test acc")
     ax2.set_ylabel("test accuracy (%)")
     handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
     ax.legend(handles=handles, fontsize=7, loc="center right")

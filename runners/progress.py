@@ -6,6 +6,8 @@ import logging
 import sys
 import time
 
+from analysis.record import EpochMetrics
+
 log = logging.getLogger("runners.train")
 
 
@@ -38,16 +40,16 @@ class Progress:
             self._next_log = time.monotonic() + self.every_s
             log.info("epoch %d step %d/%d", epoch, step, self.total)
 
-    def epoch(self, row: dict, active: str | None) -> None:
-        """Called after each epoch's evaluation with its metrics row."""
-        text = f"train_loss {row['train_loss']:.4f} test_acc {row['test_acc']:.2f}" + (
+    def epoch(self, metrics: EpochMetrics, active: str | None) -> None:
+        """Called after each epoch's evaluation with its metrics."""
+        text = f"train_loss {metrics.train_loss:.4f} test_acc {metrics.test_acc:.2f}" + (
             f" [{active}]" if active else ""
         )
         if self._bar is not None:
-            self._bar.set_description(f"epoch {row['epoch']}")
+            self._bar.set_description(f"epoch {metrics.epoch}")
             self._bar.set_postfix_str(text)
         elif self.mode == "log":
-            log.info("epoch %d step %d/%d %s", row["epoch"], row["step"], self.total, text)
+            log.info("epoch %d step %d/%d %s", metrics.epoch, metrics.step, self.total, text)
 
     def close(self) -> None:
         if self._bar is not None:

@@ -18,10 +18,11 @@ import json
 import math
 import os
 import secrets
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
+from analysis.record import EpochMetrics, Result, dumps, epochs_text
 from runners.faults import WriteFailed
 
 SWITCHES_HEADER = ["cycle", "step", "config", "phase", "score", "recovered"]
@@ -112,29 +113,14 @@ def write_json(path: Path, obj) -> None:
     write_text(path, json.dumps(obj, indent=2, allow_nan=False) + "\n")
 
 
-def write_result(path: Path, result) -> None:
+def write_result(path: Path, result: Result) -> None:
     """Write ``result.json`` from an ``analysis.record.Result`` (strict JSON, non-finite floats listed)."""
-    from analysis.record import dumps
-
     write_text(path, dumps(result))
 
 
-def strict_row(row: Mapping) -> dict:
-    """``row`` with every non-finite float (top-level values) replaced by None and listed in ``nonfinite``."""
-    out, bad = {}, []
-    for k, v in row.items():
-        if isinstance(v, float) and not math.isfinite(v):
-            out[k] = None
-            bad.append(k)
-        else:
-            out[k] = v
-    out["nonfinite"] = bad
-    return out
-
-
-def write_jsonl(path: Path, rows: Iterable[Mapping]) -> None:
-    """One strict-JSON object per line; each row gets ``nonfinite``: the keys whose value was NaN/inf (null)."""
-    write_text(path, "".join(json.dumps(strict_row(r), allow_nan=False) + "\n" for r in rows))
+def write_jsonl(path: Path, epochs: Iterable[EpochMetrics]) -> None:
+    """``metrics.jsonl``: one strict-JSON ``analysis.record.EpochMetrics`` a line (``record.epochs_text``)."""
+    write_text(path, epochs_text(epochs))
 
 
 def _cell(v):

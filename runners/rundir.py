@@ -19,14 +19,13 @@ rebuilt from ``checkpoint.pt``.
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import os
 import shutil
 from pathlib import Path
 
 from analysis import record
-from runners.schema import ConfigError
+from runners.schema import config_error
 
 log = logging.getLogger("runners.rundir")
 
@@ -35,14 +34,10 @@ KEY = "hydra.run.dir"
 # config.yaml its state and input
 OUTPUTS = ("result.json", "metrics.jsonl", "switches.csv", "run.png")
 ARTEFACTS = (*OUTPUTS, "config.yaml", "checkpoint.pt")
-# keys of the composed config that may differ between a run and its resumption
-VOLATILE_KEYS = ("progress", "plot", "checkpoint_every_steps", "checkpoint_every_s", "resume")
+# keys of the composed config that may differ between a run and its resumption: how it reports and saves,
+# and ``scales`` (what an experiment sweeps at each scale: the plan of a sweep, not a value of the run)
+VOLATILE_KEYS = ("progress", "plot", "checkpoint_every_steps", "checkpoint_every_s", "resume", "scales")
 _RESUME_HINT = "rerun with resume=false to move the old artefacts aside and start fresh"
-
-
-def _error(message: str) -> Exception:
-    """The runner's one-line config error (``error: hydra.run.dir: ...``, exit code 2)."""
-    return ConfigError(f"{KEY}: {message}")
 
 
 def _is_tmp(name: str) -> bool:
@@ -58,20 +53,24 @@ def _is_tmp(name: str) -> bool:
 
 def prepare(out_dir: Path | str) -> None:
     """Create ``out_dir`` and delete partial temporary files; refuse an unusable dir with one line."""
-    from runners.config import check_run_dir  # the same checks the preflight runs before Hydra starts
+    from runners.checks import check_run_dir  # the same checks the preflight runs before Hydra starts
 
     check_run_dir("" if out_dir is None else str(out_dir))
     out_dir = Path(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise _error(f"cannot create {out_dir} ({err.strerror or err}); choose a writable {KEY}") from None
+        raise config_error(
+            KEY, f"cannot create {out_dir} ({err.strerror or err}); choose a writable {KEY}"
+        ) from None
     probe = out_dir / f".write-test.{os.getpid()}"
     try:
         probe.touch(exist_ok=True)
         probe.unlink()
     except OSError as err:
-        raise _error(f"{out_dir} is not writable ({err.strerror or err}); choose a writable {KEY}") from None
+        raise config_error(
+            KEY, f"{out_dir} is not writable ({err.strerror or err}); choose a writable {KEY}"
+        ) from None
     for entry in out_dir.iterdir():
         if _is_tmp(entry.name) and entry.is_file():
             entry.unlink(missing_ok=True)
@@ -91,10 +90,11 @@ def check_same(stored: dict, config: dict, out_dir: Path, what: str) -> None:
             for k in set(stored) | set(config)
             if k not in VOLATILE_KEYS and record.strict(stored.get(k)) != record.strict(config.get(k))
         )
-        raise _error(
+        raise config_error(
+            KEY,
             f"{out_dir} holds {what} with a different config (differs in {', '.join(diff)}); "
             f"rerun with the same overrides, choose a new {KEY}, or rerun with resume=false to "
-            "move the old artefacts aside"
+            "move the old artefacts aside",
         )
 
 
@@ -108,24 +108,19 @@ def _metrics_problem(path: Path, epochs: int) -> str | None:
     if not path.is_file():
         return None if epochs == 0 else "missing"
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-        rows = [json.loads(line, parse_constant=_reject) for line in lines]
-    except (ValueError, UnicodeDecodeError) as err:
-        return f"not strict JSON lines ({str(err)[:80]})"
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        return f"unreadable ({str(err)[:80]})"
+    rows, problems = record.read_epochs(text)
+    if problems:
+        number, why = problems[0]
+        return f"line {number} is no epoch record ({why[:80]})"
     if len(rows) != epochs:
         return f"{len(rows)} rows for {epochs} epochs"
     for i, row in enumerate(rows, 1):
-        if (
-            not isinstance(row, dict)
-            or row.get("epoch") != i
-            or not isinstance(row.get("test_acc"), int | float)
-        ):
+        if row.epoch != i:
             return f"row {i} is not epoch {i}'s record"
     return None
-
-
-def _reject(token: str):
-    raise ValueError(f"bare {token}")
 
 
 def _switches_problem(path: Path, n_cycles: int) -> str | None:
@@ -194,10 +189,10 @@ def load_checkpoint(out_dir: Path, config: dict) -> dict | None:
     try:
         state = checkpoint.load(path)
     except checkpoint.Unreadable as err:
-        raise _error(f"checkpoint.pt in {out_dir} is unreadable ({err}); {_RESUME_HINT}") from None
+        raise config_error(KEY, f"checkpoint.pt in {out_dir} is unreadable ({err}); {_RESUME_HINT}") from None
     except OSError as err:
-        raise _error(
-            f"checkpoint.pt in {out_dir} cannot be read ({err.strerror or err}); {_RESUME_HINT}"
+        raise config_error(
+            KEY, f"checkpoint.pt in {out_dir} cannot be read ({err.strerror or err}); {_RESUME_HINT}"
         ) from None
     if state is not None:
         check_same(state["config"], config, out_dir, "a checkpoint")

@@ -18,6 +18,7 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from analysis.experiments import register_resolvers
 from doit import Acquirer, Compression, Initial, Schedule, Score, Spread, Strategy  # allowed values: doit
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
@@ -27,7 +28,7 @@ class ConfigError(ValueError):
     """A config problem the user can fix; ``str(err)`` is one line: ``<key>: <problem>[; valid: ...]``."""
 
 
-def bad(key: str, message: str, valid: Iterable | None = None) -> ConfigError:
+def config_error(key: str, message: str, valid: Iterable | None = None) -> ConfigError:
     """``ConfigError('<key>: <message>; valid: a, b, c')``."""
     text = f"{key}: {message}"
     if valid is not None:
@@ -39,7 +40,7 @@ def registered(key: str, name, registry: dict[str, str]) -> str:
     """The module ``registry`` names for ``name`` (``runners.<package>.<name>`` accepted too), else one line."""
     module = registry.get(str(name).rpartition(".")[2] if str(name).startswith("runners.") else str(name))
     if module is None or (str(name).startswith("runners.") and module != str(name)):
-        raise bad(key, f"unknown {key.rpartition('.')[2]} {name!r}", registry)
+        raise config_error(key, f"unknown {key.rpartition('.')[2]} {name!r}", registry)
     return module
 
 
@@ -63,7 +64,7 @@ class DatasetConfig:
 
 @dataclass
 class DigitsDataset(DatasetConfig):
-    test_size: float = 0.2  # stratified split of scikit-learn's digits
+    test_size: float = 0.2  # stratified split of scikit-learn's digits (seeded by split_seed)
     classes: list[int] | None = None  # a subset of the digits, relabelled 0..k-1 (null: all ten)
 
 
@@ -102,7 +103,9 @@ class ModelConfig:
     name: str = MISSING
     builder: str = MISSING  # a key of runners.models.BUILDERS
     arch: str = MISSING
-    pretrained: bool = False
+    pretrained: bool = (
+        False  # the small models: pre-trained on digits source_classes (dataset=digits_transfer)
+    )
 
 
 @dataclass
@@ -118,8 +121,8 @@ class SmallModel(ModelConfig):
 @dataclass
 class TorchvisionModel(ModelConfig):
     tiny: bool = False  # tests: a small random network of the same family
-    in_channels: int = 3
-    image_size: int | None = None
+    in_channels: int = 3  # grey images are repeated to 3 channels
+    image_size: int | None = None  # null: the dataset's native size; 224: ImageNet resolution
     # pretrained=true and the ImageNet weights not cached: "error" (one line) or "scratch" (one line, then
     # train from random weights; result.json records run.pretrained false)
     weights_missing: str = "error"
@@ -136,7 +139,7 @@ class LoraConfig:
 @dataclass
 class TextModel(ModelConfig):
     hf_name: str = MISSING
-    tokenizer: str | None = None
+    tokenizer: str | None = None  # null: hf_name's
     tiny: bool = False
     pool: str = "first"  # first | mean | last
     dtype: str = "float32"
@@ -167,18 +170,18 @@ class MethodConfig:
     w_min: float | None = None
     beta: float | None = None
     schedule: Schedule | None = None
-    halving_period: int | None = None
+    halving_period: int | None = None  # n of eq. 7 in cycles; null: one epoch's worth of cycles
     compression: Compression | None = None
     n_components: int | None = None
-    state_layers: list[str] | None = None
+    state_layers: list[str] | None = None  # patterns of the surrogate input's parameters; null: the head
     inherit: bool | None = None
     nan_guard: bool | None = None
     explode_factor: float | None = None
     transfer_samples: int | None = None
-    omega_t: float | None = None
+    omega_t: float | None = None  # null: estimated before training (runners/transfer.py)
     # beyond the paper (DOIT+, method=doit_plus; bandit): off in method=doit
     score: Score | None = None
-    rollback_rise: float | None = None
+    rollback_rise: float | None = None  # undo a cycle whose mean loss exceeds this x its start level
     acquirer: Acquirer | None = None
     context: bool | None = None
     gamma: float | None = None
@@ -193,13 +196,18 @@ class SpaceConfig:
 # ----------------------------------------------------------------------------------------------- run
 @dataclass
 class ConvergenceConfig:
+    """The paper's convergence rule (section 5.1): |change of the epoch training loss| < ``tol`` for
+    ``patience`` consecutive epochs."""
+
     tol: float = 1e-4
     patience: int = 10
-    stop: bool = False
+    stop: bool = False  # stop training when the rule triggers (PEFT tables), else only record it
 
 
 @dataclass
 class TrainConfig:
+    """The top-level keys of ``conf/train.yaml``, with their defaults (the YAML sets only what differs)."""
+
     dataset: DatasetConfig = MISSING
     model: ModelConfig = MISSING
     method: MethodConfig = MISSING
@@ -207,21 +215,23 @@ class TrainConfig:
     seed: int = 0
     epochs: int = 30
     batch_size: int = 32
-    lr: float | None = None
-    device: str = "auto"
-    amp: bool = False
-    threads: int | None = 1
+    lr: float | None = None  # single/hybrid/scheduled methods: overrides method.lr
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    amp: bool = False  # mixed precision (GPU only)
+    threads: int | None = 1  # torch CPU threads (small models run fastest on one; null: torch's default)
     mode: Mode = Mode.full
-    scale: Scale = Scale.embedded
-    experiment_name: str | None = None
-    variant: str | None = None
-    target_acc: float | None = None
+    scale: Scale = Scale.embedded  # recorded in result.json; set by experiments and conf/scale/
+    experiment_name: str | None = None  # set by experiment configs; recorded in result.json
+    variant: str | None = None  # free-form tag for sweeps (e.g. "tau=10"), recorded in result.json
+    target_acc: float | None = None  # time to this test accuracy (%) is recorded when reached
     convergence: ConvergenceConfig = field(default_factory=ConvergenceConfig)
-    checkpoint_every_steps: int = 0
-    checkpoint_every_s: float = 30.0
-    progress: Progress = Progress.auto
-    plot: bool = True
-    resume: bool = True
+    checkpoint_every_steps: int = 0  # also checkpoint every N steps (0: off)
+    checkpoint_every_s: float = (
+        30.0  # epoch-end checkpoints at most this often (the last epoch and USR2 always)
+    )
+    progress: Progress = Progress.auto  # auto (a bar on a terminal, log lines otherwise) | bar | log | off
+    plot: bool = True  # write the run figure
+    resume: bool = True  # false: move an earlier run's files in the run dir aside and start fresh
     scales: dict[str, dict[str, Any]] | None = None  # experiments: swept values per scale
 
 
@@ -239,7 +249,9 @@ SCHEMAS = {
 
 
 def register() -> None:
-    """Store the schemas in Hydra's ConfigStore (idempotent): ``base_train`` and ``<group>/base_*``."""
+    """Store the schemas in Hydra's ConfigStore (idempotent): ``base_train`` and ``<group>/base_*``; and
+    register the resolvers through which ``conf/`` reads ``conf/protocol.yaml``."""
+    register_resolvers()
     store = ConfigStore.instance()
     store.store(name="base_train", node=TrainConfig)
     for group, schemas in SCHEMAS.items():

@@ -1,24 +1,18 @@
-"""``python -m runners.train [overrides]``: the one runner (Hydra 1.3 app over ``conf/train.yaml``).
+"""``run(cfg, out_dir, choices)``: the steps of one run; ``python -m runners.train [overrides]`` is its
+command line (``runners.cli``).
 
-The config is checked before anything is written (``runners.config.Preflight``, a Hydra callback); then
-``run`` builds data, model, training mode and method, estimates transferability for DOIT (eq. 6), trains
-with ``runners.loop`` and writes ``result.json`` (``analysis.record.Result``), ``metrics.jsonl``,
-``switches.csv`` (DOIT strategies), ``config.yaml``, ``checkpoint.pt`` and ``run.png`` into the run dir.
-Re-running with the same run dir resumes from ``checkpoint.pt`` or re-reports a finished run.
-``run(cfg, out_dir, choices)`` is the same without Hydra (tests, benchmarks, work queues); what it raises is
-listed in its docstring and in ``runners.faults``. Any user error ends with one ``error: <key>: <problem>``
-line on stderr and exit code 2; a diverged run, a failed write or GPU memory with one line and 1; SIGINT
-and SIGTERM, after a checkpoint, with one line saying how to resume and 130 / 143. In a sweep (``-m``) a
-diverged or failed run does not stop the others: the launcher reports them at the end
-(``hydra_plugins.doit_launchers``).
+``run`` checks the config (``runners.checks``), prepares the run dir (``runners.rundir``: re-report a
+finished run, resume from ``checkpoint.pt``), builds data, model, training mode and method, estimates
+transferability for DOIT (eq. 6), trains with ``runners.loop`` and writes ``result.json`` (the record of
+``runners.report``), ``metrics.jsonl``, ``switches.csv`` (DOIT strategies), ``config.yaml``,
+``checkpoint.pt`` and ``run.png`` into the run dir. Tests, benchmarks and work queues call it without Hydra;
+what it raises is listed in its docstring and in ``runners.faults``.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import random
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -27,32 +21,25 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from analysis.record import DoitSummary, Metrics, Result, RunInfo, Timing, at_chance
+from analysis.record import Result
 from doit.compression import select_state
-from runners import checkpoint, config, preemption, provenance, results, rundir
-from runners.config import compose, owner
+from runners import checkpoint, preemption, provenance, results, rundir
+from runners.checks import check, resolve_device
+from runners.config import compose, to_python
 from runners.data import build_data
 from runners.data.fingerprint import check_unchanged, fingerprint
-from runners.faults import (
-    Interrupted,
-    OutOfMemory,
-    RunExit,
-    RunFailed,
-    SweepIncomplete,
-    one_line,
-    os_error_line,
-)
-from runners.loop import Diverged, Trainer, out_of_memory
-from runners.methods import build_method, hyper
+from runners.errors import as_config_error
+from runners.faults import Interrupted, OutOfMemory, out_of_memory
+from runners.loop import Diverged, Trainer
+from runners.methods import build_method, effective_hyper
 from runners.models import build_model
 from runners.modes import apply_mode
 from runners.progress import Progress
-from runners.schema import CONF_DIR, ConfigError
+from runners.report import build_result, summary
 from runners.transfer import estimate_transferability
 
-__all__ = ["compose", "main", "run", "summary"]
+__all__ = ["compose", "run"]
 log = logging.getLogger("runners.train")
-_USER_FULL_ERROR = "RUNNERS_USER_HYDRA_FULL_ERROR"  # the user's own HYDRA_FULL_ERROR, before main() sets it
 
 
 def run(cfg: DictConfig, out_dir: Path, choices: dict | None = None) -> Result:
@@ -69,8 +56,8 @@ def run(cfg: DictConfig, out_dir: Path, choices: dict | None = None) -> Result:
     traceback.
     """
     t_start, choices, out_dir = time.perf_counter(), dict(choices or {}), Path(out_dir)
-    config.check(cfg, choices)
-    settings, is_doit = config.plain(cfg), cfg.method.kind == "doit"
+    check(cfg, choices)
+    settings, switching = to_python(cfg), cfg.method.kind == "doit"  # kind doit: every switching strategy
     rundir.prepare(out_dir)
     if not cfg.resume:
         rundir.set_aside(out_dir)
@@ -81,10 +68,10 @@ def run(cfg: DictConfig, out_dir: Path, choices: dict | None = None) -> Result:
     ckpt = rundir.load_checkpoint(out_dir, settings)
     if ckpt is None:
         rundir.remove_stale(out_dir)
-    device = config.resolve_device(str(cfg.device))
+    device = resolve_device(str(cfg.device))
     trainer = None
     try:
-        _seed(cfg, device)
+        _set_up_torch(cfg, device)
         data = build_data(cfg.dataset, cfg.model, int(cfg.batch_size), int(cfg.seed), device)
         data_print = fingerprint(data)
         if ckpt is not None:
@@ -92,10 +79,10 @@ def run(cfg: DictConfig, out_dir: Path, choices: dict | None = None) -> Result:
         model = build_model(cfg.model, data).to(device)
         mode = apply_mode(model, cfg.mode, cfg)
         transfer = (
-            ckpt["transfer"] if ckpt else estimate_transferability(model, data, cfg) if is_doit else None
+            ckpt["transfer"] if ckpt else estimate_transferability(model, data, cfg) if switching else None
         )
-        with owner("method.state_layers"):
-            state = select_state(mode.trainable_params, mode.state_patterns) if is_doit else None
+        with as_config_error("method.state_layers"):
+            state = select_state(mode.trainable_params, mode.state_patterns) if switching else None
         opt, sched = build_method(
             cfg,
             [p for _, p in mode.trainable_params],
@@ -121,8 +108,8 @@ def run(cfg: DictConfig, out_dir: Path, choices: dict | None = None) -> Result:
         )
         raise _out_of_memory(cfg, err, out_dir, saved_step) from None
     if cfg.plot:
-        _plot(cfg, out_dir, trainer.state, opt if is_doit else None)
-    result = _result(
+        _plot(cfg, out_dir, trainer.state, opt if switching else None)
+    result = build_result(
         cfg, choices, settings, trainer.state, model, opt, transfer, elapsed(), diverged, data.num_classes
     )
     result.env = provenance.environment(device)
@@ -171,7 +158,8 @@ def _out_of_memory(cfg, err, out_dir: Path, saved_step: int | None) -> OutOfMemo
     return OutOfMemory(err.where, err.detail, advice)
 
 
-def _seed(cfg, device) -> None:
+def _set_up_torch(cfg, device) -> None:
+    """Seed every RNG with ``cfg.seed``, set torch's CPU threads and cuDNN's deterministic algorithms."""
     if cfg.amp and device.type != "cuda":
         log.info("amp=true ignored on %s (mixed precision is GPU only)", device)
     if cfg.threads is not None:
@@ -189,7 +177,7 @@ def _trainer(
 ) -> Trainer:
     """The loop, with its checkpoint (``saved``: the transferability estimate and the data's fingerprint
     go in as they are) and per-epoch file writers."""
-    is_doit = cfg.method.kind == "doit"
+    switching = cfg.method.kind == "doit"
 
     def save_checkpoint() -> None:
         checkpoint.save(
@@ -209,7 +197,7 @@ def _trainer(
 
     def write_epoch_files(loop_state) -> None:
         results.write_jsonl(out_dir / "metrics.jsonl", loop_state.metrics)
-        if is_doit:
+        if switching:
             results.write_switches(out_dir / "switches.csv", opt.log, opt.labels)
 
     trainer = Trainer(
@@ -219,7 +207,7 @@ def _trainer(
         data,
         epochs=int(cfg.epochs),
         device=device,
-        is_doit=is_doit,
+        is_doit=switching,
         amp=bool(cfg.amp),
         tol=float(cfg.convergence.tol),
         patience=int(cfg.convergence.patience),
@@ -251,7 +239,11 @@ def _restore(ckpt: dict, model, opt, sched, trainer: Trainer, out_dir: Path) -> 
 def _plot(cfg, out_dir: Path, loop_state, doit_opt) -> None:
     from runners.plots import plot_run
 
-    fallback = cfg.method.name if doit_opt is not None else f"{hyper(cfg).optimizer}(lr={hyper(cfg).lr:g})"
+    if doit_opt is not None:
+        fallback = cfg.method.name
+    else:
+        used = effective_hyper(cfg)
+        fallback = f"{used.optimizer}(lr={used.lr:g})"
     losses = torch.cat(loop_state.step_losses).tolist() if loop_state.step_losses else []
     plot_run(
         out_dir / "run.png",
@@ -263,225 +255,7 @@ def _plot(cfg, out_dir: Path, loop_state, doit_opt) -> None:
     )
 
 
-def _result(
-    cfg, choices: dict, settings: dict, state, model, opt, transfer, wall_s: float, diverged, num_classes: int
-) -> Result:
-    """The run's record (``analysis.record``): what ran, its effective hyperparameters, metrics, timing."""
-    m, is_doit, chance = cfg.method, cfg.method.kind == "doit", 100.0 / num_classes
-    last = state.metrics[-1] if state.metrics else {}
-    vals = [r["val_acc"] for r in state.metrics if r.get("val_acc") is not None]
-    doit_only = (lambda v: v) if is_doit else (lambda v: None)
-    run_info = RunInfo(
-        experiment=cfg.experiment_name,
-        scale=str(cfg.scale),
-        dataset=cfg.dataset.name,
-        model=cfg.model.name,
-        mode=str(cfg.mode),
-        method=m.name,
-        seed=int(cfg.seed),
-        epochs=int(cfg.epochs),
-        batch_size=int(cfg.batch_size),
-        ablation=choices.get("ablation") or "none",
-        variant=cfg.variant,
-        space=doit_only(cfg.space.name),
-        space_grid=doit_only(settings["space"]["grid"]),
-        tau=doit_only(m.tau),
-        n_ini=doit_only(m.n_ini),
-        n_components=doit_only(m.n_components),
-        compression=doit_only(settings["method"]["compression"]),
-        initial=doit_only(settings["method"]["initial"]),
-        schedule=doit_only(settings["method"]["schedule"]),
-        pretrained=bool(getattr(model, "weights_loaded", cfg.model.get("pretrained", False))),
-        train_size=cfg.dataset.get("train_size"),
-    )
-    metrics = Metrics(
-        final_test_acc=last.get("test_acc"),
-        best_test_acc=state.best_test_acc if last else None,
-        final_train_acc=last.get("train_acc"),
-        final_train_loss=last.get("train_loss"),
-        test_f1=last.get("test_f1"),
-        test_acc3=last.get("test_acc3"),
-        test_acc5=last.get("test_acc5"),
-        val_acc=last.get("val_acc"),
-        best_val_acc=max(vals) if vals else None,
-        chance_acc=chance,
-        at_chance=at_chance(last.get("test_acc"), chance),
-    )
-    timing = Timing(
-        train_time_s=state.train_time_s,
-        wall_time_s=wall_s,
-        epochs_run=state.epoch,
-        steps=state.step,
-        transfer_time_s=float(transfer["time_s"]) if transfer else 0.0,
-        controller_time_s=float(opt.controller_time_s) if is_doit else 0.0,
-        converged_epoch=state.converged_epoch,
-        converged_time_s=state.converged_time_s,
-        target_acc=cfg.target_acc,
-        time_to_target_s=state.time_to_target_s,
-    )
-    summary_doit = (
-        DoitSummary(
-            n_switches=int(opt.switch_count),
-            n_cycles=int(opt.n_cycles),
-            share=opt.share(),
-            omega_t=float(opt.omega_t),
-            logme=transfer.get("logme"),
-            leep=transfer.get("leep"),
-            omega_p=transfer.get("omega_p"),
-            recovered_cycles=sum(1 for rec in opt.log if rec.get("recovered")),
-        )
-        if is_doit
-        else None
-    )
-    return Result(
-        status="diverged" if diverged else "complete",
-        run=run_info,
-        metrics=metrics,
-        timing=timing,
-        hyper=hyper(cfg),
-        doit=summary_doit,
-        diverged_step=diverged.step if diverged else None,
-        config=settings,
-    )
+if __name__ == "__main__":  # python -m runners.train: the command line (runners.cli)
+    from runners.cli import main
 
-
-def summary(result: Result) -> str:
-    """The short summary printed at the end of a run."""
-    r, m, t, d = result.run, result.metrics, result.timing, result.doit
-    if result.status == "diverged":
-        head = f"{r.method} on {r.dataset}/{r.model} (seed {r.seed}): diverged at step {result.diverged_step}"
-    else:
-        head = (
-            f"{r.method} on {r.dataset}/{r.model} (seed {r.seed}): final test acc {m.final_test_acc:.2f}%"
-            f"{' (chance level)' if m.at_chance else ''}, best {m.best_test_acc:.2f}%, "
-            f"train loss {m.final_train_loss:.4f}"
-        )
-    lines = [
-        head,
-        *_chance_note(result),
-        f"wall {t.wall_time_s:.1f} s (training {t.train_time_s:.1f} s, {t.epochs_run} epochs, "
-        f"{t.steps} steps; converged at epoch {t.converged_epoch})",
-    ]
-    if d is not None:
-        share = ", ".join(f"{k} {v:.0%}" for k, v in sorted(d.share.items(), key=lambda kv: -kv[1]) if v > 0)
-        lines.append(
-            f"DOIT: {d.n_switches} switches in {d.n_cycles} cycles, omega_t {d.omega_t:.3f}, "
-            f"controller {t.controller_time_s:.2f} s; share: {share}"
-        )
-    return "\n".join(lines)
-
-
-def _chance_note(result: Result) -> list[str]:
-    """What a final test accuracy at chance level means (nothing for any other run)."""
-    m = result.metrics
-    if not m.at_chance:
-        return []
-    chance = f"chance level is {m.chance_acc:.2f}% for {round(100 / m.chance_acc)} classes"
-    if result.doit is not None:
-        return [
-            f"{chance}: the documented failure mode of switching over the paper's 15 candidates (an lr-0.1 "
-            'cycle sends the network to chance), not a broken install; README section "Embedded results" '
-            "explains it"
-        ]
-    return [f"{chance}: the model learned nothing; try another lr"]
-
-
-def _discard_hydra_files(out_dir: Path) -> None:
-    """A job refused for its config leaves no run dir behind: remove Hydra's own files if nothing else is there."""
-    entries = list(out_dir.iterdir()) if out_dir.is_dir() else []
-    if all(e.name == ".hydra" or (e.suffix == ".log" and e.stat().st_size == 0) for e in entries):
-        shutil.rmtree(out_dir, ignore_errors=True)
-
-
-def _task(cfg: DictConfig) -> str:
-    """One Hydra job: the run's status ("complete" or "diverged", which a sweep's launcher counts), or
-    ``RunExit`` with the one line (a diverged single run ends so too: exit code 1)."""
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
-    hc = HydraConfig.get()
-    logging.raiseExceptions = False  # a full disk must not print a traceback for each log line
-    out_dir = Path(hc.runtime.output_dir)
-    try:
-        with preemption.handled():
-            result = run(cfg, out_dir, dict(hc.runtime.choices))
-    except (ConfigError, RunFailed, Interrupted) as err:
-        # a config refused in a job of a multirun (checked here first) leaves no run dir behind
-        if isinstance(err, ConfigError):
-            _discard_hydra_files(out_dir)
-        if os.environ.get(_USER_FULL_ERROR) == "1":
-            raise
-        raise RunExit(*one_line(err)) from None
-    if result.status == "diverged" and hc.mode != RunMode.MULTIRUN:
-        raise RunExit(
-            f"training diverged at step {result.diverged_step} (non-finite loss); {out_dir}/result.json "
-            "records status diverged",
-            1,
-        )
-    return result.status
-
-
-def main(argv: list[str] | None = None) -> int:
-    """The console entry: whatever stops a run or a sweep is one ``error: ...`` line on stderr, with exit code
-    2 for a config error, 1 for a diverged run, a failed write, GPU memory or a sweep with a failed or
-    missing run, 128 + the signal for SIGINT/SIGTERM (``runners.faults``)."""
-    import hydra
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
-
-    saved = os.environ.get("HYDRA_FULL_ERROR"), list(sys.argv)
-    user_full_error = saved[0] == "1"
-    os.environ[_USER_FULL_ERROR] = "1" if user_full_error else "0"
-    os.environ["HYDRA_FULL_ERROR"] = "1"  # let Hydra raise instead of printing multi-line reports
-    sys.argv = [sys.argv[0], *(sys.argv[1:] if argv is None else argv)]
-    try:
-        hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")(_task)()
-    except config.Refused as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except SweepIncomplete as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    except (ConfigError, HydraException, OmegaConfBaseException) as err:
-        if user_full_error:
-            raise
-        print(f"error: {config.error_line(err)}", file=sys.stderr)
-        return 2
-    except ValueError as err:  # Hydra's own for a null group (method=null): not a HydraException
-        if user_full_error or not config.from_hydra(err):
-            raise
-        print(f"error: {config.null_group_line(sys.argv[1:], err)}", file=sys.stderr)
-        return 2
-    except OSError as err:  # Hydra's own files (.hydra/, the job log) on a full or read-only disk
-        if user_full_error:
-            raise
-        print(f"error: {os_error_line(err)}", file=sys.stderr)
-        return 1
-    except RunExit as exit_:
-        print(f"error: {exit_.line}", file=sys.stderr)
-        return exit_.code
-    except SystemExit as exit_:
-        if isinstance(exit_.code, str):
-            print(f"error: {exit_.code}", file=sys.stderr)
-        return exit_.code if isinstance(exit_.code, int) else 1
-    except KeyboardInterrupt:  # a second Ctrl-C, or one before the run's handlers were installed
-        print(
-            "error: interrupted by SIGINT before a checkpoint; run the same command to resume from the last one",
-            file=sys.stderr,
-        )
-        return 130
-    finally:
-        if saved[0] is None:
-            os.environ.pop("HYDRA_FULL_ERROR", None)
-        else:
-            os.environ["HYDRA_FULL_ERROR"] = saved[0]
-        sys.argv[:] = saved[1]
-    return 0
-
-
-if (
-    __name__ == "__main__"
-):  # the task must live in runners.train, not __main__: submitit pickles it by reference
-    from runners.train import main as _main
-
-    sys.exit(_main())
+    sys.exit(main())

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from runners.train import main
+from runners.cli import main
 
 
 def one_error_line(stderr: str) -> str:

@@ -11,6 +11,7 @@ import pytest
 
 from analysis import experiments, protocol, render, tables
 from analysis.collect import load_results
+from analysis.labels import label
 from tests.conftest import REPO, run_cli
 
 ONE_RUN = ("adam", "adam_coslr", "dadapt_adam", "doit_plus")
@@ -46,7 +47,7 @@ def built(runs):
 
 def test_each_one_run_method_against_the_tuned_best(built):
     diffs = built.diffs
-    labels = [protocol.label(k) for k in protocol.ONE_RUN_METHODS if protocol.ONE_RUN_METHODS[k] in ONE_RUN]
+    labels = [label(k) for k in protocol.ONE_RUN_METHODS if protocol.ONE_RUN_METHODS[k] in ONE_RUN]
     assert list(diffs["ours"]) == labels
     assert set(diffs["against"]) <= {"best baseline: Adam", "best baseline: SGD"}
     assert set(diffs["picked on"]) == {"val_acc"}
@@ -58,7 +59,7 @@ def test_each_one_run_method_against_the_tuned_best(built):
 
 def test_rows_are_the_tuned_best_and_the_one_run_methods(built):
     assert list(built.wide.index) == [protocol.ONE_RUN.best_label] + [
-        protocol.label(k) for k in protocol.ONE_RUN_METHODS
+        label(k) for k in protocol.ONE_RUN_METHODS
     ]
     cells = built.cells[built.cells["column"].str.startswith("digits_transfer/cnn")]
     cells = cells.set_index(["row", "metric"])

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from analysis import protocol, record, render, stats, tables
+from analysis import protocol, record, render, selection, stats, tables
 from analysis.__main__ import main
 from analysis.collect import load_results
 from doit import optimizers
@@ -316,12 +316,12 @@ def test_best_lr_selects_on_test_without_validation_and_on_val_when_present(tmp_
     spec = protocol.TABLES["table1"]
     column = spec.columns_at("embedded")[0]
     row = next(r for r in spec.rows if r.key == "sgd")
-    cell = protocol.match_rows(runs, spec, row, column, "embedded")
-    picked, lr, split = protocol.best_lr(cell)
+    cell = selection.match_rows(runs, spec, row, column, "embedded")
+    picked, lr, split = selection.best_lr(cell)
     assert (lr, split, len(picked)) == (0.1, "final_test_acc", 3)
     cell = cell.copy()
     cell["val_acc"] = np.where(cell["lr"] == 0.001, 99.0, 50.0)
-    assert protocol.best_lr(cell)[1:] == (0.001, "val_acc")
+    assert selection.best_lr(cell)[1:] == (0.001, "val_acc")
 
 
 def test_best_baseline_is_picked_on_validation_and_reported_on_test(tmp_path):
@@ -456,7 +456,7 @@ def test_expected_best_of_matches_enumeration():
 def _sgd_cell(runs):
     spec = protocol.TABLES["table1"]
     row = next(r for r in spec.rows if r.key == "sgd")
-    return protocol.match_rows(runs, spec, row, spec.columns_at("embedded")[0], "embedded")
+    return selection.match_rows(runs, spec, row, spec.columns_at("embedded")[0], "embedded")
 
 
 def test_diverged_runs_never_average_and_never_win_the_lr_pick(tmp_path):
@@ -475,7 +475,7 @@ def test_diverged_runs_never_average_and_never_win_the_lr_pick(tmp_path):
         make_result(tmp_path, f"sgd_0.5_{seed}", method="sgd", lr=0.5, seed=seed, acc=None, status="diverged")
     runs = load_results(tmp_path).runs
     assert (runs["status"] == "diverged").sum() == 5  # valid records: loaded, never dropped
-    picked, lr, split = protocol.best_lr(_sgd_cell(runs))
+    picked, lr, split = selection.best_lr(_sgd_cell(runs))
     assert (lr, split, len(picked)) == (0.1, "final_test_acc", 3)
     built = tables.build(protocol.TABLES["table1"], runs, tables.load_paper(), "embedded")
     sgd = built.cells.set_index(["row", "column"]).loc[("SGD", "digits_transfer/cnn [paper: usps/resnet18]")]
@@ -523,7 +523,7 @@ def test_select_on_val_by_default_and_test_on_request(tmp_path, select_on, lr, s
             val_acc=50.0 if lr_ == 0.1 else 99.0,
         )
     runs = load_results(tmp_path).runs
-    assert protocol.best_lr(_sgd_cell(runs), select_on)[1:] == (lr, split)
+    assert selection.best_lr(_sgd_cell(runs), select_on)[1:] == (lr, split)
     built = tables.build(protocol.TABLES["table1"], runs, tables.load_paper(), "embedded", select_on)
     note = render.selection_note(built)
     assert f"selected on: {split}" in note and f"--select-on {select_on}" in note

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis import protocol, render, settings, tables
+from analysis import labels, protocol, render, settings, tables
 from analysis.__main__ import main
 from analysis.collect import load_results
 from tests.conftest import REPO, run_cli
@@ -120,7 +120,7 @@ def test_gpu_runs_say_three_epochs_from_scratch(gpu_tables):
 
 
 def test_a_gpu_scale_column_exists_for_mnist_resnet18():
-    assert "gpu" in protocol.SEEDS and "GPU" in protocol.SCALE_NOTES["gpu"]
+    assert "gpu" in protocol.SEEDS and "GPU" in labels.SCALE_NOTES["gpu"]
     for table in ("table1", "table7", "verdict", "one_run"):
         assert ("mnist", "resnet18", "full") in [
             c.runs["gpu"] for c in protocol.TABLES[table].columns_at("gpu")

@@ -1,4 +1,4 @@
-"""Property: whatever overrides a user types, no traceback reaches them. ``runners.train.main`` either starts
+"""Property: whatever overrides a user types, no traceback reaches them. ``runners.cli.main`` either starts
 the run or prints exactly one ``error: <key>: ...`` line, exits with 2 and writes nothing.
 
 Examples never train: ``runners.train.run`` is replaced by a stand-in that stops right after the job's own
@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runners import config, train
+from runners import checks, cli, config, train
 
 KEYS = [
     "seed",
@@ -113,7 +113,7 @@ _counter = itertools.count()
 
 def _started(cfg, out_dir, choices=None):
     """Stand-in for ``runners.train.run``: the job's check, then stop (the run has started)."""
-    config.check(cfg, choices)
+    checks.check(cfg, choices)
     return types.SimpleNamespace(status="complete")
 
 
@@ -130,7 +130,7 @@ def test_no_traceback_ever(tmp_path_factory, monkeypatch_module, overrides):
     run_dir = tmp_path_factory.getbasetemp() / f"fuzz{next(_counter)}"
     err = io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        code = train.main([f"hydra.run.dir={run_dir}", *overrides])
+        code = cli.main([f"hydra.run.dir={run_dir}", *overrides])
     text = err.getvalue()
     assert "Traceback" not in text, (overrides, text)
     if code == 0:

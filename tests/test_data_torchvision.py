@@ -144,7 +144,7 @@ def test_failed_download_is_one_line_pointing_at_dataset_root(tmp_path, error):
 def test_headline_vit_cifar10_doit_trains_with_the_data_present(tmp_path, capsys):
     """`python -m runners.train model=vit dataset=cifar10 method=doit` with a (fabricated) copy of CIFAR10 at
     dataset.root trains; ViT shrunk (model.tiny=true, 32 px, random weights) so a step is fast."""
-    from runners.train import main
+    from runners.cli import main
 
     sums = fakedata.make_cifar10(tmp_path / "data", n_per_batch=16)
     out = tmp_path / "run"

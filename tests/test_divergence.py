@@ -95,7 +95,7 @@ def test_diverged_step_is_exact_and_nothing_diverged_is_saved(poison_at, check_e
     # no checkpoint or epoch record was written at or after the diverged step
     assert all(step < poison_at + 1 for what, step in calls if what == "checkpoint"), calls
     assert all(50 * epoch < poison_at + 1 for what, epoch in calls if what == "epoch"), calls
-    assert all(math.isfinite(r["train_loss"]) for r in trainer.state.metrics)
+    assert all(math.isfinite(r.train_loss) for r in trainer.state.metrics)
 
 
 class _GuardedOpt(torch.optim.SGD):
@@ -142,9 +142,9 @@ def test_doit_guard_before_every_evaluation_finish_once_and_finite_epoch_loss():
     assert opt.events == [("guard", 50), ("guard", 100), ("finish", 150)]
     assert all(bool(torch.isfinite(p).all()) for p in model.parameters())
     last = state.metrics[-1]
-    assert last["nonfinite_steps"] == 30  # steps 121..150 ran on NaN parameters
-    assert math.isfinite(last["train_loss"]) and state.metrics[0]["nonfinite_steps"] == 0
-    assert math.isfinite(last["test_loss"])
+    assert last.nonfinite_steps == 30  # steps 121..150 ran on NaN parameters
+    assert math.isfinite(last.train_loss) and state.metrics[0].nonfinite_steps == 0
+    assert math.isfinite(last.test_loss)
 
 
 # ------------------------------------------------------------------------ the runner, end to end

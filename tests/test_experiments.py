@@ -12,7 +12,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf, open_dict
 
-from runners import config
+from runners import checks, config
 from runners.schema import CONF_DIR
 
 EXPERIMENTS = config.group_options("experiment")
@@ -86,7 +86,7 @@ def test_composes_and_sweeps_known_options(name, scale):
     choices = dict(point.hydra.runtime.choices)
     with open_dict(point):
         del point["hydra"]
-    config.check(point, choices)
+    checks.check(point, choices)
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)

@@ -17,7 +17,8 @@ import pytest
 from faultcheck import cli
 
 from analysis import record
-from runners.train import main, summary
+from runners.cli import main
+from runners.report import summary
 
 
 @pytest.fixture(scope="module")

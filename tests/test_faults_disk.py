@@ -29,9 +29,9 @@ from faultcheck import (
 
 from analysis.__main__ import main as analysis_main
 from runners import checkpoint, results
+from runners.cli import main
 from runners.faults import Interrupted, OutOfMemory, WriteFailed, one_line
 from runners.schema import ConfigError
-from runners.train import main
 
 ADAM = ["method=adam", "epochs=3", "checkpoint_every_steps=20", "progress=off", "plot=false"]
 # experiment_name: `python -m analysis figures` draws Figure 9 from this run

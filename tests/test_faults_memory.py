@@ -15,9 +15,9 @@ import torch
 from conftest import compose_train
 from faultcheck import assert_same_run, checkpoint_step, cli, one_error_line
 
-from runners import loop, train
+from runners import evaluation, train
+from runners.cli import main
 from runners.loop import Trainer
-from runners.train import main
 
 ARGS = ["method=adam", "epochs=3", "checkpoint_every_steps=20", "progress=off", "plot=false"]
 TORCH_MESSAGE = "CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 79.19 GiB"
@@ -69,13 +69,13 @@ def test_out_of_memory_in_a_training_step(reference, tmp_path, capsys, monkeypat
 
 
 def test_out_of_memory_in_an_evaluation(reference, tmp_path, capsys, monkeypatch):
-    out, kept, evaluate = tmp_path / "run", {}, loop.evaluate
+    out, kept, evaluate = tmp_path / "run", {}, evaluation.evaluate
 
     def evaluate_or_fail(*args, **kwargs):
         _fails_when(lambda: True, kept, out)()
         return evaluate(*args, **kwargs)
 
-    monkeypatch.setattr(loop, "evaluate", evaluate_or_fail)
+    monkeypatch.setattr(evaluation, "evaluate", evaluate_or_fail)
     code, _, err = cli(capsys, [*ARGS, f"hydra.run.dir={out}"])
     assert code == 1
     assert one_error_line(err) == (
@@ -83,7 +83,7 @@ def test_out_of_memory_in_an_evaluation(reference, tmp_path, capsys, monkeypatch
         + _advice(out, 40)
     )
     assert (out / "checkpoint.pt").read_bytes() == kept["bytes"] and not (out / "metrics.jsonl").exists()
-    monkeypatch.setattr(loop, "evaluate", evaluate)
+    monkeypatch.setattr(evaluation, "evaluate", evaluate)
     assert cli(capsys, [*ARGS, f"hydra.run.dir={out}"])[0] == 0
     assert_same_run(reference, out)
 

@@ -22,7 +22,7 @@ from faultcheck import assert_same_run, checkpoint_step, cli, one_error_line
 
 from analysis import record
 from runners import results
-from runners.train import main
+from runners.cli import main
 
 ARGS = ["method=adam", "epochs=3", "progress=off", "plot=false"]
 HOOK = textwrap.dedent(
@@ -30,7 +30,7 @@ HOOK = textwrap.dedent(
     import sys, time
     from pathlib import Path
     from runners import preemption, results
-    from runners.train import main
+    from runners.cli import main
 
     marker, args = Path(sys.argv[1]), sys.argv[2:]
     write_jsonl = results.write_jsonl

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from conftest import compose_train, run_cli
 
-from runners import config
+from runners import checks, config
+from runners.cli import main
 from runners.schema import ConfigError
-from runners.train import main
 
 # overrides, key the line must name, a valid choice it must list (or None)
 CASES = [
@@ -117,11 +117,11 @@ def test_cli_subprocess_one_line(tmp_path):
 def test_check_names_key(overrides, key):
     cfg, choices = compose_train(overrides)
     with pytest.raises(ConfigError, match=rf"^{key}: ") as info:
-        config.check(cfg, choices)
+        checks.check(cfg, choices)
     assert "\n" not in str(info.value)
 
 
 def test_every_method_default_passes_the_check():
     for method in config.group_options("method"):
         cfg, choices = compose_train([f"method={method}"])
-        config.check(cfg, choices)
+        checks.check(cfg, choices)

@@ -96,7 +96,7 @@ def test_scheduler_over_any_optimizer_and_overrides(tmp_path):
 
 
 def test_one_learning_rate_source():
-    from runners.methods import hyper
+    from runners.methods import effective_hyper
 
     cases = {
         ("method=adam",): 0.001,
@@ -106,7 +106,7 @@ def test_one_learning_rate_source():
     }
     for overrides, lr in cases.items():
         cfg, _ = compose_train(list(overrides))
-        assert hyper(cfg).lr == lr, overrides
+        assert effective_hyper(cfg).lr == lr, overrides
 
 
 @pytest.mark.parametrize("scale", ["paper", "embedded"])

@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch import nn
 
+from analysis.record import EpochMetrics
 from runners.data import DataBundle, TensorBatches
 from runners.loop import LoopState, Trainer
 from runners.plots import active_per_step
@@ -51,7 +52,7 @@ def test_convergence_rule_records_and_optionally_stops():
     # lr = 0: the epoch training loss never changes, so the rule triggers after `patience` unchanged epochs
     state = _trainer(0.0, 8, patience=3).run()
     assert state.converged_epoch == 4 and state.epoch == 8 and not state.stopped
-    assert state.converged_time_s == state.metrics[3]["time_s"]
+    assert state.converged_time_s == state.metrics[3].time_s
     state = _trainer(0.0, 8, patience=3, stop=True).run()
     assert state.converged_epoch == 4 and state.epoch == 4 and state.stopped
     state = _trainer(0.5, 4, patience=3, tol=1e-12).run()
@@ -60,11 +61,10 @@ def test_convergence_rule_records_and_optionally_stops():
 
 def test_time_to_target_and_metrics_rows():
     state = _trainer(0.5, 3, target_acc=1.0).run()
-    assert state.time_to_target_s == state.metrics[0]["time_s"]
+    assert state.time_to_target_s == state.metrics[0].time_s
     row = state.metrics[-1]
-    assert {"epoch", "step", "time_s", "train_loss", "train_acc", "test_loss", "test_acc"} <= set(row)
-    assert row["step"] == state.step == 15 and 0 <= row["test_acc"] <= 100
-    assert state.best_test_acc == max(r["test_acc"] for r in state.metrics)
+    assert row.step == state.step == 15 and 0 <= row.test_acc <= 100
+    assert state.best_test_acc == max(r.test_acc for r in state.metrics)
 
 
 def test_loop_state_round_trip_mid_epoch():
@@ -74,6 +74,10 @@ def test_loop_state_round_trip_mid_epoch():
     trainer.run()
     state = LoopState.from_state_dict(saved[0]["loop"], "cpu")
     assert (state.step, state.batch, state.epoch, len(state.epoch_losses)) == (3, 3, 0, 3)
+
+
+def _epoch(epoch, step=0, train_loss=1.0, test_acc=50.0):
+    return EpochMetrics(epoch, step, 0.0, train_loss, 0, 50.0, 1.0, test_acc)
 
 
 def test_switch_rows_and_atomic_writers(tmp_path):
@@ -105,7 +109,7 @@ def test_switch_rows_and_atomic_writers(tmp_path):
     assert rows[0][6:] == [""] * 6 and rows[1][6:] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
     assert active_per_step(30, log, "x") == ["a()"] * 25 + ["b()"] * 5
     write_json(tmp_path / "r.json", {"a": 1})
-    write_jsonl(tmp_path / "m.jsonl", [{"a": 1}, {"a": 2}])
+    write_jsonl(tmp_path / "m.jsonl", [_epoch(1), _epoch(2)])
     assert json.loads((tmp_path / "r.json").read_text()) == {"a": 1}
     assert len((tmp_path / "m.jsonl").read_text().splitlines()) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.jsonl", "r.json"]  # no temp files left
@@ -116,13 +120,13 @@ def test_progress_logs_lines_when_not_a_terminal(caplog):
     assert progress.mode == "log"  # pytest captures stderr: not a terminal
     with caplog.at_level(logging.INFO, logger="runners.train"):
         progress.step(1, 1)
-        progress.epoch({"epoch": 1, "step": 5, "train_loss": 0.5, "test_acc": 90.0}, "adam(lr=0.001)")
+        progress.epoch(_epoch(1, step=5, train_loss=0.5, test_acc=90.0), "adam(lr=0.001)")
     assert "step 1/10" in caplog.text and "test_acc 90.00 [adam(lr=0.001)]" in caplog.text
     progress.close()
 
 
 def test_preemption_checkpoints_at_step_boundary_then_hands_over(monkeypatch):
-    from runners import loop
+    from runners import preemption
 
     trainer = _trainer(0.1, 3)
     saved = []
@@ -134,8 +138,8 @@ def test_preemption_checkpoints_at_step_boundary_then_hands_over(monkeypatch):
     def after_checkpoint():
         raise HandedOver
 
-    monkeypatch.setattr(loop.preemption, "requested", lambda: trainer.state.step >= 7)
-    monkeypatch.setattr(loop.preemption, "after_checkpoint", after_checkpoint)
+    monkeypatch.setattr(preemption, "requested", lambda: trainer.state.step >= 7)
+    monkeypatch.setattr(preemption, "after_checkpoint", after_checkpoint)
     with pytest.raises(HandedOver):
         trainer.run()
     assert saved == [5, 7] and trainer.state.batch == 2  # epoch end, then mid-epoch 2 at once
@@ -144,7 +148,7 @@ def test_preemption_checkpoints_at_step_boundary_then_hands_over(monkeypatch):
 def test_evaluate_f1_and_topk():
     from contextlib import nullcontext
 
-    from runners.loop import evaluate
+    from runners.evaluation import evaluate
 
     logits = torch.tensor(
         [[3.0, 2.0, 1.0, 0.0], [0.0, 3.0, 2.0, 1.0], [0.0, 1.0, 3.0, 2.0], [3.0, 0.0, 1.0, 2.0]]

@@ -48,7 +48,7 @@ def test_golden_parameters_moved_from_the_start():
 
 def test_schedule_free_runs_are_evaluated_at_the_averaged_iterate(tmp_path):
     """The run's final test accuracy is the model's at x (optimizer.eval()), and training resumes at y."""
-    from runners.loop import averaged_iterate
+    from runners.evaluation import averaged_iterate
     from runners.train import compose, run
 
     cfg, choices = compose(["method=schedulefree_adamw", "epochs=2", "progress=off", "plot=false"])

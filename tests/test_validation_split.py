@@ -15,9 +15,9 @@ from omegaconf import OmegaConf
 from sklearn.datasets import load_digits
 from test_data_torchvision import dataset_cfg, model_cfg, patched_md5
 
+from runners.cli import main
 from runners.data import build_data, val_split
 from runners.data.digits import split
-from runners.train import main
 
 
 def rows(batches) -> list[tuple[bytes, int]]:

@@ -34,7 +34,7 @@ class Outcome:
 
 
 def outcome(index: int, overrides: str, returned) -> Outcome:
-    """The outcome of a job that returned ``returned`` (``runners.train._task``: the run's status)."""
+    """The outcome of a job that returned ``returned`` (``runners.cli._task``: the run's status)."""
     return Outcome(index, overrides, "diverged" if returned == "diverged" else "complete")
 
 

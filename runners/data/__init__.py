@@ -32,7 +32,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from runners.schema import bad, registered
+from runners.schema import config_error, registered
 
 # loader name -> module (``loader: runners.data.<name>`` is accepted for the same modules)
 LOADERS = {
@@ -140,7 +140,7 @@ def val_split(dataset_cfg, labels) -> tuple[np.ndarray, np.ndarray] | None:
         try:
             train, val = train_test_split(index, test_size=float(size), random_state=seed)
         except ValueError:
-            raise bad(
+            raise config_error(
                 "dataset.val_size", f"{size} of {len(labels)} training examples leaves an empty split"
             ) from None
     return np.sort(train), np.sort(val)
@@ -153,25 +153,25 @@ def check_dataset(dataset_cfg) -> None:
     for key in _FRACTIONS:
         value = dataset_cfg.get(key)
         if value is not None and not 0 < value < 1:
-            raise bad(f"dataset.{key}", f"must lie strictly between 0 and 1, got {value!r}")
+            raise config_error(f"dataset.{key}", f"must lie strictly between 0 and 1, got {value!r}")
     val_size = dataset_cfg.get("val_size")
     if val_size is not None and not (val_size == 0 or 0 < val_size < 1):
-        raise bad(
+        raise config_error(
             "dataset.val_size",
             f"must be 0 (no validation split) or lie strictly between 0 and 1, got {val_size!r}",
         )
     for key in ("eval_batch_size", "max_length", "train_size"):
         if dataset_cfg.get(key) is not None and dataset_cfg[key] < 1:
-            raise bad(f"dataset.{key}", f"must be >= 1, got {dataset_cfg[key]!r}")
+            raise config_error(f"dataset.{key}", f"must be >= 1, got {dataset_cfg[key]!r}")
     if dataset_cfg.get("workers") is not None and dataset_cfg.workers < 0:
-        raise bad("dataset.workers", f"must be >= 0, got {dataset_cfg.workers!r}")
+        raise config_error("dataset.workers", f"must be >= 0, got {dataset_cfg.workers!r}")
     root = dataset_cfg.get("root")
     if (
         root is not None
         and not dataset_cfg.get("download", False)
         and not Path(str(root)).expanduser().exists()
     ):
-        raise bad(
+        raise config_error(
             "dataset.root",
             f"path {str(root)!r} does not exist; point dataset.root= at the directory "
             f"holding the {dataset_cfg.name} files",

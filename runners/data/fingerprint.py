@@ -73,7 +73,7 @@ def _change(name: str, old: dict | None, new: dict | None) -> str:
 
 def check_unchanged(stored: dict | None, current: dict, dataset_cfg, checkpoint: os.PathLike) -> None:
     """``ConfigError`` naming ``dataset.root`` when ``current`` differs from the fingerprint ``stored`` in
-    ``checkpoint`` (None: written before fingerprints existed, not checked)."""
+    ``checkpoint`` (None: the checkpoint holds no fingerprint, not checked)."""
     if stored is None or stored == current:
         return
     changed = [

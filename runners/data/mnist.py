@@ -21,7 +21,7 @@ from torchvision.datasets import MNIST
 from runners.data import DataBundle, cache_dir
 from runners.data.vision import image_bundle, open_torchvision
 from runners.results import atomic
-from runners.schema import bad
+from runners.schema import config_error
 
 # md5 of each decompressed file (the MNIST database's; ../shared/data/mnist/README.md lists the same)
 MD5 = {
@@ -54,7 +54,9 @@ def stage_gzipped(source: Path, dest: Path | None = None) -> Path:
             shutil.copyfileobj(src, dst)
         if _md5(target) != md5:
             target.unlink()
-            raise bad("dataset.root", f"{source / name}.gz does not decompress to MNIST's {name} (md5)")
+            raise config_error(
+                "dataset.root", f"{source / name}.gz does not decompress to MNIST's {name} (md5)"
+            )
     return dest
 
 

@@ -16,7 +16,7 @@ import importlib
 
 from torch import nn
 
-from runners.schema import bad, registered
+from runners.schema import config_error, registered
 
 # builder name -> module (``builder: runners.models.<name>`` is accepted for the same modules)
 BUILDERS = {name: f"runners.models.{name}" for name in ("small", "torchvision_cnn", "vit", "text")}
@@ -35,13 +35,17 @@ def check_model(model_cfg) -> None:
             or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in sizes)
             or (value is not None and not sizes)
         ):
-            raise bad(f"model.{key}", f"must be a layer size >= 1 or a non-empty list of them, got {value!r}")
+            raise config_error(
+                f"model.{key}", f"must be a layer size >= 1 or a non-empty list of them, got {value!r}"
+            )
     missing = model_cfg.get("weights_missing")
     if missing is not None and missing not in ("error", "scratch"):
-        raise bad("model.weights_missing", f"must be error or scratch, got {missing!r}")
+        raise config_error("model.weights_missing", f"must be error or scratch, got {missing!r}")
     lora = model_cfg.get("lora")
     if lora is not None and (lora.r < 1 or not 0 <= lora.dropout < 1):
-        raise bad("model.lora", f"needs r >= 1 and 0 <= dropout < 1, got r={lora.r}, dropout={lora.dropout}")
+        raise config_error(
+            "model.lora", f"needs r >= 1 and 0 <= dropout < 1, got r={lora.r}, dropout={lora.dropout}"
+        )
 
 
 def build_model(model_cfg, data) -> nn.Module:

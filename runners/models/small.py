@@ -11,7 +11,7 @@ import math
 
 from torch import nn
 
-from runners.schema import bad
+from runners.schema import config_error
 
 ARCHS = ("cnn", "mlp")
 
@@ -63,12 +63,12 @@ def _factory(model_cfg, input_shape):
         return lambda k: SmallCNN(input_shape, k, tuple(model_cfg.channels), int(model_cfg.hidden))
     if arch == "mlp":
         return lambda k: SmallMLP(input_shape, k, tuple(model_cfg.hidden))
-    raise bad("model.arch", f"unknown architecture {arch!r}", ARCHS)
+    raise config_error("model.arch", f"unknown architecture {arch!r}", ARCHS)
 
 
 def build(model_cfg, data) -> nn.Module:
     if data.task != "image" or len(data.input_shape) != 3:
-        raise bad(
+        raise config_error(
             "model",
             f"model={model_cfg.get('name')} needs (C, H, W) images, "
             f"got task={data.task} input_shape={tuple(data.input_shape)}",
@@ -77,7 +77,9 @@ def build(model_cfg, data) -> nn.Module:
     if not model_cfg.get("pretrained", False):
         return make(data.num_classes)
     if data.input_shape[0] != 1:
-        raise bad("model.pretrained", "the small models are pre-trained on grey digits; use a grey dataset")
+        raise config_error(
+            "model.pretrained", "the small models are pre-trained on grey digits; use a grey dataset"
+        )
     from runners.models.digits_pretrain import pretrained
 
     key = {

@@ -15,7 +15,7 @@ from collections import Counter
 from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
-from runners import config
+from runners import errors
 from runners.queue.leader import run_queue, summary
 from runners.queue.plan import plan
 from runners.queue.slots import GB_PER_RUN, choose
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         items = plan(sweeps)
     except (ConfigError, HydraException, OmegaConfBaseException) as err:
-        print(f"error: {config.error_line(err)}", file=sys.stderr)
+        print(f"error: {errors.error_line(err)}", file=sys.stderr)
         return 2
     slots = choose(args.jobs, _uses_gpu(items), args.gb_per_run)
     sizes = ", ".join(f"{label} {n}" for label, n in Counter(i.label for i in items).items())

@@ -23,7 +23,7 @@ from pathlib import Path
 from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
-from runners import config, faults, preemption
+from runners import config, errors, faults, preemption
 from runners.queue import lease
 from runners.queue.plan import Item
 from runners.queue.state import Outcome, QueueState
@@ -112,7 +112,7 @@ def _reason(err: Exception) -> str:
     if (known := faults.one_line(err)) is not None:
         return f"error: {known[0]}"
     if isinstance(err, ConfigError | HydraException | OmegaConfBaseException):
-        return f"error: {config.error_line(err)}"
+        return f"error: {errors.error_line(err)}"
     lines = str(err).strip().splitlines()
     return f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__
 
