@@ -12,7 +12,7 @@ GB_PER_RUN ?=
 EPOCHS ?=
 REPRODUCE = RESULTS=$(RESULTS) REPORT=$(REPORT) PY=$(PY) JOBS=$(JOBS) GB_PER_RUN=$(GB_PER_RUN) EPOCHS=$(EPOCHS)
 
-.PHONY: install demo test lint bench bench-gpu tables toys figures sweep reproduce-embedded reproduce-mnist reproduce-gpu reproduce-beyond slurm-up slurm-down
+.PHONY: install demo test test-full lint bench bench-gpu tables toys figures sweep reproduce-embedded reproduce-mnist reproduce-gpu reproduce-beyond slurm-up slurm-down
 
 install:
 	$(PY) -m pip install -e ".[dev]"
@@ -20,8 +20,13 @@ install:
 demo:
 	$(PY) -m runners.train
 
+# the README's tests: the quick suite (a few minutes on 2 cores, offline, nothing installed or started)
 test:
 	$(PY) -m pytest
+
+# the full suite: slow tests too, and a SLURM cluster started as root; first: pip install -e ".[dev,test-full]"
+test-full:
+	$(PY) -m pytest --full
 
 lint:
 	ruff check . && ruff format --check .

@@ -216,6 +216,12 @@ class RandomProjectionCompressor(_Compressor):
         ]
 
 
+class MissingDependency(ValueError, ImportError):
+    """A value this installation cannot run (an optional package is missing). A ``ValueError``, as any other
+    unusable argument, so the runner's config check reports it as one ``error: <key>: ...`` line; an
+    ``ImportError`` too, for code that catches that."""
+
+
 class UMAPCompressor(_Compressor):
     """umap-learn per layer, fitted on the snapshots (``n_neighbors`` clipped to n_snapshots - 1)."""
 
@@ -230,7 +236,7 @@ class UMAPCompressor(_Compressor):
         try:
             import umap  # noqa: F401
         except ImportError as err:
-            raise ImportError('compression="umap" needs umap-learn: pip install -e ".[umap]"') from err
+            raise MissingDependency('compression="umap" needs umap-learn: pip install -e ".[umap]"') from err
         super().__init__(n_components, seed)
 
     def _fit_layers(self, snaps: list[list[np.ndarray]], sizes: list[int]) -> None:

@@ -23,7 +23,7 @@ scheduler (``lr_scheduler_type``, default ``"linear"``, decaying to 0) acts on t
 ``TrainingArguments.learning_rate`` is not used. Use ``lr_scheduler_type="constant"`` to train with
 the candidates' own learning rates. With any other optimizer ``DOITTrainer`` behaves as ``Trainer``.
 
-This module imports ``transformers``; ``import doit`` does not.
+This module imports ``transformers`` (and ``Trainer`` needs ``accelerate``); ``import doit`` does not.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import torch
 
 try:
     from transformers import Trainer, TrainerCallback
+    from transformers.utils import is_accelerate_available
 except ImportError as err:  # pragma: no cover - exercised only without transformers
     raise ImportError("doit.hf needs transformers: pip install 'transformers>=4.40'") from err
 
@@ -68,6 +69,11 @@ class DOITTrainer(Trainer):
     """
 
     def __init__(self, *args, doit_kwargs: dict | None = None, **kwargs):
+        if not is_accelerate_available():
+            raise ImportError(
+                "doit.hf.DOITTrainer needs accelerate, as transformers' Trainer does (a core dependency of "
+                "this package): pip install -e . (or pip install 'accelerate>=1.1')"
+            )
         super().__init__(*args, **kwargs)
         self.doit_kwargs = dict(doit_kwargs) if doit_kwargs else None
         self._doit_loss: torch.Tensor | None = None

@@ -63,7 +63,8 @@ def assert_same_run(ref: Path, out: Path) -> None:
 
 @contextlib.contextmanager
 def tmpfs(path: Path, size: str):
-    """A real tmpfs of ``size`` at ``path`` (unmounted afterwards); skips unless root can mount one."""
+    """A real tmpfs of ``size`` at ``path`` (unmounted afterwards); skips unless root can mount one. Mounts:
+    only in slow tests (the full suite), never in the quick one."""
     if os.geteuid() != 0:
         pytest.skip("a real full or read-only disk needs a tmpfs mount, which needs root")
     path.mkdir(parents=True, exist_ok=True)

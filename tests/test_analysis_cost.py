@@ -9,9 +9,8 @@ import math
 import pytest
 
 from analysis import cost, experiments, protocol, tables
-from analysis.__main__ import main
 from analysis.collect import load_results
-from tests.conftest import FAST, REPO, run_cli
+from tests.conftest import REPO
 
 GPU_RESULTS = REPO / "results" / "h200-resnet18-mnist-3ep"
 
@@ -67,17 +66,14 @@ def test_cells_say_measured_extrapolated_or_not_measured(by_column, timing):
     assert head["basis"] == "not measured" and head["runs"] == 30
 
 
-def test_cpu_runs_time_nothing(tmp_path):
-    done = run_cli([*FAST, "method=sgd", "lr=0.05", f"hydra.run.dir={tmp_path / 'run'}"])
-    assert done.returncode == 0, done.stderr[-2000:]
-    page = cost.render(load_results(tmp_path), tables.load_paper())
+def test_cpu_runs_time_nothing(finished_run):
+    page = cost.render(load_results(finished_run.root), tables.load_paper())
     assert "No run of ResNet18 on MNIST on a GPU" in page
     assert "| measured per step" not in page and "| extrapolated" not in page
 
 
-def test_the_tables_command_writes_the_cost_page(tmp_path):
-    assert main(["tables", "--results", str(GPU_RESULTS), "--out", str(tmp_path), "--scale", "gpu"]) == 0
-    page = (tmp_path / "cost.md").read_text()
+def test_the_tables_command_writes_the_cost_page(gpu_tables):
+    page = (gpu_tables / "cost.md").read_text()
     assert page.startswith("# Cost of the paper's tables at the paper's settings (ESTIMATES)")
     assert "15 runs shared one GPU at a time" in page and "1,914-2,101 s" in page
-    assert "(cost.md)" in (tmp_path / "README.md").read_text()
+    assert "(cost.md)" in (gpu_tables / "README.md").read_text()

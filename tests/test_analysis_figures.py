@@ -1,11 +1,16 @@
-"""Every figure renders (PNG and PDF) from result files: the toy runner's files, result.json records."""
+"""Every figure renders (PNG and PDF) from result files (the toy runner's files, result.json records), and
+draws what they hold: each saved matplotlib Figure is caught at ``Figure.savefig`` (the ``drawn`` fixture)
+and its panels' titles, series labels and data are checked against the files."""
 
 from __future__ import annotations
 
 import itertools
 import json
 import os
+from pathlib import Path
 
+import matplotlib.figure
+import numpy as np
 import pytest
 
 from analysis import figures
@@ -44,6 +49,33 @@ def _files(paths):
     return sorted(p.name for p in paths)
 
 
+@pytest.fixture
+def drawn(monkeypatch) -> dict[str, matplotlib.figure.Figure]:
+    """File name -> the Figure saved under it, caught at ``Figure.savefig`` (which then saves as usual)."""
+    saved = {}
+    real = matplotlib.figure.Figure.savefig
+
+    def record(fig, fname, *args, **kwargs):
+        saved[Path(fname).name] = fig
+        return real(fig, fname, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", record)
+    return saved
+
+
+def _series(ax) -> list[tuple[str, np.ndarray]]:
+    """``(label, points)`` of every drawn line of more than one point (paths, curves), in drawing order."""
+    return [
+        (line.get_label(), np.column_stack([line.get_xdata(), line.get_ydata()]).astype(float))
+        for line in ax.get_lines()
+        if len(line.get_xdata()) > 1
+    ]
+
+
+def _toy(toy_dir, function: str) -> dict:
+    return json.loads((toy_dir / f"{function}.json").read_text())
+
+
 @pytest.fixture(scope="module")
 def toy_dir(tmp_path_factory):
     pytest.importorskip("doit.controller")
@@ -52,12 +84,50 @@ def toy_dir(tmp_path_factory):
     return out
 
 
-def test_toy_figures_from_the_runner_files(toy_dir, tmp_path):
+def test_toy_figures_from_the_runner_files(toy_dir, tmp_path, drawn):
     loaded, skipped = figures.load_toys(toy_dir)
     assert skipped == [] and len(loaded) == 4
     out = figures.fig_toy_paths(loaded, tmp_path) + figures.fig_interleaved(loaded, tmp_path)
-    assert _files(out) == TOY_FILES
+    assert _files(out) == TOY_FILES and sorted(drawn) == TOY_FILES
     assert all(p.stat().st_size > 1000 for p in out)
+    # one panel per function of the figure, in the runner's panel order, each path as the file holds it
+    for figure, functions in (
+        ("fig1_toy_paths", ["rosenbrock", "ackley"]),
+        ("fig4_directions", ["himmelblau"]),
+        ("fig7a_interleaved", ["three_hump_camel"]),
+    ):
+        fig = drawn[f"{figure}.png"]
+        assert drawn[f"{figure}.pdf"] is fig
+        assert [ax.get_title() for ax in fig.axes] == functions
+        key = figure.split("_")[0]
+        for ax, function in zip(fig.axes, functions, strict=True):
+            toy = _toy(toy_dir, function)
+            (x0, x1), (y0, y1) = toy["bounds"]
+            assert ax.get_xlim() == (x0, x1) and ax.get_ylim() == (y0, y1)
+            paths = toy["figures"][key]["paths"]
+            series = _series(ax)
+            assert len(series) == len(paths), (figure, function)
+            for (_, xy), path in zip(series, paths, strict=True):
+                np.testing.assert_allclose(xy, np.array(path["points"], dtype=float))
+    fig1 = drawn["fig1_toy_paths.png"].axes[0]
+    # two runs per optimizer (lrs drawn per run), one legend entry per optimizer
+    assert [label for label, _ in _series(fig1) if not label.startswith("_")] == ["SGD", "Adam"]
+    assert [label for label, _ in _series(drawn["fig4_directions.png"].axes[0])] == [
+        "SGD (lr=0.001)",
+        "Adam (lr=0.05)",
+    ]
+    fig7a = drawn["fig7a_interleaved.png"].axes[0]
+    assert [label for label, _ in _series(fig7a)] == ["SGD (lr=0.01)", "Adam (lr=0.05)", "DOIT (interleaved)"]
+    doit = next(
+        p for p in _toy(toy_dir, "three_hump_camel")["figures"]["fig7a"]["paths"] if p["optimizer"] == "doit"
+    )
+    # a dot per switch where DOIT was at that step, coloured by the optimizer it switched to
+    dots = [line for line in fig7a.get_lines() if line.get_marker() == "o" and line.get_color() != "k"]
+    switches = doit["switches"]
+    assert len(switches) >= 2 and len(dots) == len(switches)
+    for dot, switch in zip(dots, switches, strict=True):
+        assert [dot.get_xdata()[0], dot.get_ydata()[0]] == pytest.approx(doit["points"][switch["step"]])
+        assert dot.get_color() == figures.color(switch["config"].split("(")[0])
 
 
 def test_broken_toy_files_are_listed_and_the_rest_drawn(toy_dir, tmp_path):
@@ -102,7 +172,7 @@ def _fig11_runs(res):
         make_result(res, f"grow_{i}_{seed}", **kw)
 
 
-def test_curves_switches_sensitivity_space_growth(tmp_path):
+def test_curves_switches_sensitivity_space_growth(tmp_path, drawn):
     res = tmp_path / "res"
     fill_table1(res)
     for seed in range(2):
@@ -150,6 +220,37 @@ def test_curves_switches_sensitivity_space_growth(tmp_path):
         )
         for e in ("png", "pdf")
     )
+    # Figure 8: each method at its best lr (SGD 0.1, Adam 0.001 in fill_table1), mean of 3 seeds per epoch;
+    # write_result's curves: train loss 1/epoch, test accuracy final - 3 + epoch
+    loss, acc = drawn["fig8_curves_embedded_digits_transfer_cnn.png"].axes
+    assert loss.get_title().startswith("digits_transfer/cnn") and loss.get_yscale() == "log"
+    assert acc.get_title() == "best lr picked on: final_test_acc"
+    finals = {"SGD": 92.1, "Adam": 93.1, "DOIT (ours)": 95.5}
+    assert [label for label, _ in _series(acc)] == list(finals)
+    for (label, xy), (_, lxy) in zip(_series(acc), _series(loss), strict=True):
+        np.testing.assert_allclose(xy, [[1, finals[label] - 2], [2, finals[label] - 1], [3, finals[label]]])
+        np.testing.assert_allclose(lxy, [[1, 1], [2, 1 / 2], [3, 1 / 3]])
+    # Figure 9: DOIT's and the vanilla run's training loss over steps, and one bar per switch cycle
+    curves, timeline = drawn["fig9_switches_embedded.png"].axes
+    assert curves.get_title() == "switch timeline (embedded, seed 0)"
+    assert [label for label, _ in _series(curves)] == ["DOIT (doit)", "vanilla (sgdm)"]
+    np.testing.assert_allclose(_series(curves)[0][1], [[10, 1], [20, 1 / 2], [30, 1 / 3]])
+    bars = [c.get_paths()[0].get_extents() for c in timeline.collections]
+    assert [(b.x0, b.x1) for b in bars] == [(0, 10), (10, 20), (20, 30)]  # the last one a median cycle long
+    colours = [tuple(c.get_facecolor()[0]) for c in timeline.collections]
+    assert colours[0] == colours[2] != colours[1]  # sgd, sgdm, sgd
+    assert [t.get_text() for t in timeline.get_legend().get_texts()] == ["sgd(lr=0.01)", "sgdm(lr=0.01)"]
+    # Figure 10: mean final accuracy per swept value; the panels without runs say so
+    panels = {ax.get_title(): ax for ax in drawn["fig10_sensitivity_embedded.png"].axes}
+    assert [t.get_text() for t in panels["(a) initial selection"].texts] == ["no complete runs"]
+    for title, means in (("(b) n_ini", [90.2, 90.5]), ("(c) tau", [90.5, 91.0])):
+        assert _series(panels[title])[0][1][:, 1] == pytest.approx(means), title
+    # Figure 11: DOIT per space and the best single optimizer inside it (none in s1: weight decay 1e-3)
+    (growth,) = drawn["fig11_space_growth_embedded.png"].axes
+    assert growth.get_title() == "digits_transfer/cnn (embedded)"
+    assert [t.get_text() for t in growth.get_xticklabels()] == ["s0", "s1"]
+    best = dict(_series(growth))["best single optimizer in the space"][:, 1]
+    assert best[0] == pytest.approx(90.1) and np.isnan(best[1])
 
 
 def test_binary_and_garbled_run_files_are_listed_not_fatal(tmp_path):

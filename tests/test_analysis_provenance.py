@@ -13,18 +13,15 @@ import pytest
 from analysis import protocol, provenance, render, tables
 from analysis.__main__ import main
 from analysis.collect import load_results
-from tests.conftest import FAST, REPO, run_cli
+from tests.conftest import REPO
 
 GPU_RESULTS = REPO / "results" / "h200-resnet18-mnist-3ep"
 
 
-@pytest.fixture(scope="module")
-def cpu_run(tmp_path_factory) -> Path:
-    """One run the runner wrote here (its env records device cpu), in a folder of its own."""
-    root = tmp_path_factory.mktemp("cpu")
-    done = run_cli([*FAST, "method=sgd", "lr=0.05", f"hydra.run.dir={root / 'folder' / 'run'}"])
-    assert done.returncode == 0, done.stderr[-2000:]
-    return root
+@pytest.fixture
+def cpu_run(finished_run) -> Path:
+    """One run the runner wrote here (its env records device cpu), in a folder of its own: the session's."""
+    return finished_run.root
 
 
 def test_the_gpu_folder_describes_every_run():

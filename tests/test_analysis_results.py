@@ -160,51 +160,54 @@ def test_load_skips_broken_partial_foreign_and_duplicate_files(tmp_path):
     assert len(col.skipped) == 6
 
 
-@pytest.mark.parametrize(
-    ("edit", "reason"),
-    [
-        (
-            lambda d: d["metrics"].update(final_test_acc=150.0),
-            "metrics.final_test_acc: 150.0 is outside [0, 100]",
-        ),
-        (lambda d: d["metrics"].update(best_test_acc=-1), "metrics.best_test_acc: -1.0 is outside [0, 100]"),
-        (
-            lambda d: d["metrics"].update(final_test_acc="93.1"),
-            "metrics.final_test_acc: expected a number, got str",
-        ),
-        (
-            lambda d: d["metrics"].update(final_test_acc=True),
-            "metrics.final_test_acc: expected a number, got bool",
-        ),
-        (lambda d: d.update(run=5), "run: expected an object, got int"),
-        (lambda d: d.update(metrics="x"), "metrics: expected an object, got str"),
-        (lambda d: d.update(hyper=[]), "hyper: expected an object, got list"),
-        (lambda d: d["run"].update(seed="0"), "run.seed: expected an integer, got str"),
-        (lambda d: d["run"].pop("dataset"), "run.dataset: missing"),
-        (lambda d: d["run"].update(colour="red"), "run: unknown keys colour"),
-        (lambda d: d["metrics"].update(final_test_acc=None), "final_test_acc: missing in a complete run"),
-        (lambda d: d["run"].update(space_grid={"sgd": [0.1]}), "run.space_grid.sgd: expected an object"),
-        (
-            lambda d: d["run"].update(space_grid={"sgd": {"lr": "0.1"}}),
-            "run.space_grid.sgd.lr: expected a non-empty",
-        ),
-        (lambda d: d.update(status="done"), "status: 'done' is not one of"),
-        ([], "top level: expected an object, got list"),
-    ],
-)
-def test_invalid_records_are_listed_with_the_field_and_skipped(tmp_path, edit, reason):
-    make_result(tmp_path, "good", seed=1)
+INVALID = [
+    (
+        lambda d: d["metrics"].update(final_test_acc=150.0),
+        "metrics.final_test_acc: 150.0 is outside [0, 100]",
+    ),
+    (lambda d: d["metrics"].update(best_test_acc=-1), "metrics.best_test_acc: -1.0 is outside [0, 100]"),
+    (
+        lambda d: d["metrics"].update(final_test_acc="93.1"),
+        "metrics.final_test_acc: expected a number, got str",
+    ),
+    (
+        lambda d: d["metrics"].update(final_test_acc=True),
+        "metrics.final_test_acc: expected a number, got bool",
+    ),
+    (lambda d: d.update(run=5), "run: expected an object, got int"),
+    (lambda d: d.update(metrics="x"), "metrics: expected an object, got str"),
+    (lambda d: d.update(hyper=[]), "hyper: expected an object, got list"),
+    (lambda d: d["run"].update(seed="0"), "run.seed: expected an integer, got str"),
+    (lambda d: d["run"].pop("dataset"), "run.dataset: missing"),
+    (lambda d: d["run"].update(colour="red"), "run: unknown keys colour"),
+    (lambda d: d["metrics"].update(final_test_acc=None), "final_test_acc: missing in a complete run"),
+    (lambda d: d["run"].update(space_grid={"sgd": [0.1]}), "run.space_grid.sgd: expected an object"),
+    (
+        lambda d: d["run"].update(space_grid={"sgd": {"lr": "0.1"}}),
+        "run.space_grid.sgd.lr: expected a non-empty",
+    ),
+    (lambda d: d.update(status="done"), "status: 'done' is not one of"),
+    ([], "top level: expected an object, got list"),
+]
+
+
+def _write_invalid(root: Path, name: str, edit) -> None:
     data = record.to_dict(record_of())
     if callable(edit):
         edit(data)
     else:
         data = edit
-    (tmp_path / "bad").mkdir()
-    (tmp_path / "bad" / "result.json").write_text(json.dumps(data))
+    (root / name).mkdir(parents=True)
+    (root / name / "result.json").write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize(("edit", "reason"), INVALID)
+def test_invalid_records_are_listed_with_the_field_and_skipped(tmp_path, edit, reason):
+    make_result(tmp_path, "good", seed=1)
+    _write_invalid(tmp_path, "bad", edit)
     col = load_results(tmp_path)
     assert len(col.runs) == 1
     assert reason in _reasons(col)["bad"], _reasons(col)["bad"]
-    assert main(["tables", "--results", str(tmp_path), "--out", str(tmp_path / "out")]) == 0
 
 
 @pytest.mark.parametrize(
@@ -407,6 +410,8 @@ def test_cli_tables_never_fails_on_broken_files(tmp_path, capsys):
     fill_table1(tmp_path / "res")
     (tmp_path / "res" / "junk").mkdir()
     (tmp_path / "res" / "junk" / "result.json").write_text("")
+    for i, (edit, _) in enumerate(INVALID):  # every invalid record of the loader's test, listed and skipped
+        _write_invalid(tmp_path / "res", f"bad{i}", edit)
     make_result(tmp_path / "res", "adhoc", experiment=None, method="adam", status="diverged", acc=None)
     for seed in range(2):  # a table whose only runs diverged is still written
         make_result(
@@ -421,6 +426,7 @@ def test_cli_tables_never_fails_on_broken_files(tmp_path, capsys):
     assert main(["tables", "--results", str(tmp_path / "res"), "--out", str(tmp_path / "out")]) == 0
     err = capsys.readouterr().err
     assert "skipped" in err and "junk" in err
+    assert all(f"bad{i}/result.json" in err for i in range(len(INVALID))), err
     index = (tmp_path / "out" / "README.md").read_text()
     assert "table1_embedded.md" in index and "not JSON" in index and "--select-on auto" in index
     assert "24 runs, 3 of them diverged" in index

@@ -13,7 +13,7 @@ import pytest
 from analysis import record
 from analysis.__main__ import main
 from analysis.collect import load_results
-from tests.conftest import FAST, run_cli
+from tests.conftest import FAST, run_main
 
 RUNS = {
     "sgdm": ["method=sgdm", "lr=0.05"],
@@ -26,7 +26,7 @@ RUNS = {
 def results(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
     for name, args in RUNS.items():
-        done = run_cli([*FAST, *args, f"hydra.run.dir={root / name}"])
+        done = run_main([*FAST, *args, f"hydra.run.dir={root / name}"])
         assert (root / name / "result.json").is_file(), done.stderr[-2000:]
     return root
 
@@ -73,10 +73,16 @@ def test_a_diverged_run_is_loaded_as_diverged(results):
     assert (runs["status"] == "diverged").sum() == 1
 
 
-def test_tables_and_figures_commands_on_runner_output(results, tmp_path):
+def test_tables_and_figures_commands_on_runner_output(results, tmp_path, capsys):
     assert main(["tables", "--results", str(results), "--out", str(tmp_path / "tables"), "--all"]) == 0
     assert "1 of them diverged" in (tmp_path / "tables" / "README.md").read_text()
+    capsys.readouterr()
     assert main(["figures", "--results", str(results), "--out", str(tmp_path / "figures")]) == 0
+    # runs of no experiment feed no paper figure, and no toy results lie beside them: the command says so
+    out, err = capsys.readouterr()
+    assert "0 figure files" in out
+    assert f"skipped {results / 'toys'}: no toy results (run: python -m runners.toys" in err
+    assert not list((tmp_path / "figures").glob("*.png"))
 
 
 def test_figure_11_matches_a_runner_written_run_to_its_grid_point(results):
@@ -98,7 +104,7 @@ def test_beyond_table_compares_doit_plus_with_the_best_single_and_each_other_row
         ("beyond_grid", ["method=adam", "lr=0.01,0.001"]),
         ("beyond_fixed", ["method=doit,doit_plus,bandit"]),
     ):
-        done = run_cli(
+        done = run_main(
             [
                 "-m",
                 f"experiment={experiment}",

@@ -13,7 +13,7 @@ import pytest
 from analysis import labels, protocol, render, settings, tables
 from analysis.__main__ import main
 from analysis.collect import load_results
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, run_main
 
 GPU_RESULTS = REPO / "results" / "h200-resnet18-mnist-3ep"
 EMBEDDED = ["scale=embedded", "model=cnn", "seed=0", "progress=off", "plot=false"]
@@ -27,7 +27,7 @@ def mixed(tmp_path_factory) -> Path:
         ("epochs", ["experiment=table1_grid", "method=adam", "lr=0.01", "epochs=1,2"]),
         ("tau", ["experiment=table1_fixed", "method=doit", "epochs=1", "method.tau=5,10"]),
     ):
-        done = run_cli(
+        done = run_main(
             [
                 "-m",
                 *EMBEDDED,
@@ -101,13 +101,6 @@ def test_deviations_name_the_rows_they_hold_for():
     assert settings.overrides({"epochs": 3, "pretrained": False, "tau": None}, paper) == (
         "epochs=3 model.pretrained=false"
     )
-
-
-@pytest.fixture(scope="module")
-def gpu_tables(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("gpu_tables")
-    assert main(["tables", "--results", str(GPU_RESULTS), "--out", str(out)]) == 0
-    return out
 
 
 def test_gpu_runs_say_three_epochs_from_scratch(gpu_tables):

@@ -10,10 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, need_mnist
 
 BENCHMARKS = sorted(p for p in (REPO / "benchmarks").glob("*.py") if not p.name.startswith("_"))
-MNIST = REPO.parent / "shared" / "data" / "mnist"
 # `python SCRIPT ARGS` without the site .pth files (no installed or editable package of any checkout), but with
 # the site-packages dirs (torch and the other dependencies): a checkout that was never installed
 NOT_INSTALLED = (
@@ -32,8 +31,21 @@ def run_benchmark(
     )
 
 
-@pytest.mark.parametrize("installed", [False, True], ids=["checkout", "installed"])
-@pytest.mark.parametrize("script", BENCHMARKS, ids=lambda p: p.stem)
+# Each is a process of its own (seconds of imports): the quick suite runs one, the full suite all of them.
+QUICK = ("runner_overhead", False)
+CASES = [
+    pytest.param(
+        script,
+        installed,
+        id=f"{script.stem}-{'installed' if installed else 'checkout'}",
+        marks=() if (script.stem, installed) == QUICK else pytest.mark.slow,
+    )
+    for script in BENCHMARKS
+    for installed in (False, True)
+]
+
+
+@pytest.mark.parametrize(("script", "installed"), CASES)
 def test_every_benchmark_runs_from_anywhere(script, installed, tmp_path):
     done = run_benchmark(script, ["--help"], tmp_path, installed)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -42,12 +54,11 @@ def test_every_benchmark_runs_from_anywhere(script, installed, tmp_path):
 
 @pytest.mark.slow
 def test_runner_overhead_resnet18_mnist_tiny_on_cpu(tmp_path):
-    if not (MNIST / "train-images-idx3-ubyte.gz").is_file():
-        pytest.skip(f"real MNIST not found in {MNIST}")
+    mnist = need_mnist()
     args = ["--device", "cpu", "--tiny", "--steps", "3", "--reps", "1"]
     script = REPO / "benchmarks" / "runner_overhead.py"
     done = run_benchmark(
-        script, args, tmp_path, False, MNIST_ROOT=str(MNIST), DOIT_CACHE=str(tmp_path / "cache")
+        script, args, tmp_path, False, MNIST_ROOT=str(mnist), DOIT_CACHE=str(tmp_path / "cache")
     )
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])

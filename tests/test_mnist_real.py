@@ -1,18 +1,18 @@
-"""The real MNIST (../shared/data/mnist, gzipped IDX): the small CNN trained with DOIT for one epoch
-through the runner reaches >= 97% test accuracy (training on 54,000: 6,000 are the validation split). Skipped where the files are absent."""
+"""The real MNIST (MNIST_ROOT, else ../shared/data/mnist: gzipped IDX): the small CNN trained with DOIT for one
+epoch through the runner reaches >= 97% test accuracy (training on 54,000: 6,000 are the validation split).
+Skipped where the files are absent."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from conftest import MNIST_SOURCE, need_mnist
 from hydra import compose, initialize_config_dir
 
 from runners.data.mnist import stage_gzipped
 from runners.schema import CONF_DIR
 from runners.train import run
 
-SOURCE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
+SOURCE = MNIST_SOURCE
 FILES = [
     "train-images-idx3-ubyte",
     "train-labels-idx1-ubyte",
@@ -23,8 +23,7 @@ FILES = [
 
 @pytest.mark.slow
 def test_small_cnn_one_epoch_on_real_mnist(tmp_path):
-    if not all((SOURCE / f"{name}.gz").is_file() for name in FILES):
-        pytest.skip(f"real MNIST not found in {SOURCE}")
+    need_mnist()
     stage_gzipped(SOURCE, tmp_path)  # torchvision's layout: <root>/MNIST/raw/<file>
     overrides = [
         "dataset=mnist",
@@ -51,8 +50,7 @@ def test_small_cnn_one_epoch_on_real_mnist(tmp_path):
 
 
 def test_a_folder_of_the_gzipped_files_is_staged_once_and_md5_checked(tmp_path, monkeypatch):
-    if not all((SOURCE / f"{name}.gz").is_file() for name in FILES):
-        pytest.skip(f"real MNIST not found in {SOURCE}")
+    need_mnist()
     root = stage_gzipped(SOURCE, tmp_path / "staged")
     raw = root / "MNIST" / "raw"
     assert sorted(p.name for p in raw.iterdir()) == sorted(FILES)

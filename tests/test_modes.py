@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import needs
 from omegaconf import OmegaConf
 from torch import nn
 
@@ -54,7 +55,7 @@ def test_head_defaults_to_last_module_with_parameters():
 
 
 def test_lora_trains_adapters_and_head_and_keeps_the_function():
-    pytest.importorskip("peft")
+    needs("peft", "nlp")
     torch.manual_seed(0)
     model, x = Net(), torch.randn(5, 4)
     before = model(x)
@@ -74,14 +75,14 @@ def test_state_layers_override():
 def test_bad_mode_and_bad_lora_targets_are_one_line():
     with pytest.raises(ConfigError, match="mode='adapter'.*full, head, lora"):
         apply_mode(Net(), "adapter", CFG)
-    pytest.importorskip("peft")
+    needs("peft", "nlp")
     cfg = OmegaConf.merge(CFG, {"model": {"lora": {"target_modules": ["nothing_here"]}}})
     with pytest.raises(ConfigError, match="model.lora.target_modules"):
         apply_mode(Net(), "lora", cfg)
 
 
 def test_lora_on_the_embedded_mlp_adapts_its_hidden_layers():
-    pytest.importorskip("peft")
+    needs("peft", "nlp")
     from runners.models.small import SmallMLP
 
     model = SmallMLP((1, 8, 8), 10)

@@ -1,12 +1,10 @@
 """The optimizer registry (doit.optimizers): defaults, errors, convergence, state_dict, schedulers."""
 
-import importlib.util
 import io
+import json
 import math
-import subprocess
 import sys
-import warnings
-import zipfile
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,6 +12,10 @@ import torch
 from doit import optimizers
 from doit.agd import AGD
 from doit.toys import FUNCTIONS
+
+GOLDEN = Path(__file__).parent / "golden"
+sys.path.insert(0, str(GOLDEN))
+import authors_adabound as adabound_golden  # noqa: E402
 
 ALL = (
     "sgd",
@@ -269,49 +271,17 @@ def test_scheduler_errors():
             optimizers.create_scheduler("steplr", opt, bad)
 
 
-@pytest.fixture(scope="module")
-def authors_adabound(tmp_path_factory):
-    """The AdaBound authors' class from their PyPI package adabound 0.0.5 (no dependencies)."""
-    tmp = tmp_path_factory.mktemp("adabound")
-    cmd = [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "adabound==0.0.5",
-        "--no-deps",
-        "--only-binary=:all:",
-        "-d",
-        str(tmp),
-    ]
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
-    except subprocess.TimeoutExpired:
-        pytest.skip("cannot download adabound==0.0.5 from PyPI (timed out): no network?")
-    wheels = list(tmp.glob("adabound-*.whl"))
-    if done.returncode != 0 or not wheels:
-        pytest.skip(f"cannot download adabound==0.0.5 from PyPI (no network?): {done.stderr.strip()[-300:]}")
-    source = tmp / "authors_adabound.py"
-    with zipfile.ZipFile(wheels[0]) as wheel:
-        source.write_bytes(wheel.read("adabound/adabound.py"))  # imports only math and torch
-    spec = importlib.util.spec_from_file_location("authors_adabound", source)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.AdaBound
+ADABOUND = json.loads((GOLDEN / "authors_adabound.json").read_text())
 
 
-@pytest.mark.parametrize("hyper", [{}, {"lr": 3e-3, "weight_decay": 5e-3}], ids=["defaults", "lr_l2"])
-def test_adabound_matches_authors_package(authors_adabound, hyper):
-    torch.manual_seed(0)
-    ours_params = [torch.nn.Parameter(torch.randn(shape, dtype=torch.float64)) for shape in [(4, 3), (3,)]]
-    ref_params = [torch.nn.Parameter(p.detach().clone()) for p in ours_params]
-    start = ours_params[0].detach().clone()
-    ours = optimizers.create("adabound", ours_params, **hyper)
-    ref = authors_adabound(ref_params, **hyper)  # the authors' defaults: lr 1e-3, final_lr 0.1, gamma 1e-3
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # the authors' code uses deprecated torch overloads
-        _train(ours, ours_params, 100)
-        _train(ref, ref_params, 100)
-    for a, b in zip(ours_params, ref_params, strict=True):
-        assert (a - b).abs().max().item() <= 1e-9
-    assert (ours_params[0] - start).abs().max().item() > 1e-2  # the comparison is not vacuous
+@pytest.mark.parametrize("case", sorted(adabound_golden.CASES))
+def test_adabound_matches_authors_package(case):
+    """Against the AdaBound authors' package (adabound 0.0.5), recorded by tests/golden/authors_adabound.py."""
+    recorded = ADABOUND["cases"][case]
+    assert recorded["hyper"] == adabound_golden.CASES[case]
+    params = adabound_golden.problem()
+    start = [p.detach().flatten().clone() for p in params]
+    got = adabound_golden.train(optimizers.create("adabound", params, **recorded["hyper"]), params)
+    for g, e, s in zip(got, recorded["params"], start, strict=True):
+        assert max(abs(a - b) for a, b in zip(g, e, strict=True)) <= 1e-9
+        assert (torch.tensor(e, dtype=torch.float64) - s).abs().max().item() > 1e-2  # not vacuous

@@ -177,6 +177,7 @@ class CountingTask:
         return submitit.helpers.DelayedSubmission(self)
 
 
+@pytest.mark.slow
 def test_submitit_local_job_checkpoints_requeues_and_resumes(tmp_path, monkeypatch):
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     monkeypatch.setenv("PYTHONPATH", f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, run_cli
+from conftest import REPO, run_main
 
 from runners.queue import slots
 from runners.queue.leader import run_queue, summary
@@ -43,6 +43,7 @@ def wait_for(condition, proc: subprocess.Popen, what: str) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_run_dirs_are_those_of_a_hydra_multirun(tmp_path):
     args = [
         "experiment=table1_grid",
@@ -52,7 +53,7 @@ def test_run_dirs_are_those_of_a_hydra_multirun(tmp_path):
         "lr=0.1,1e-3",
         sweep_dir(tmp_path),
     ]
-    done = run_cli(["-m", *args])
+    done = run_main(["-m", *args])
     assert done.returncode == 0, done.stderr[-2000:]
     written = sorted(p.parent for p in tmp_path.glob("sweeps/*/*/result.json"))
     items = plan([args])
@@ -65,6 +66,7 @@ def test_run_dirs_are_those_of_a_hydra_multirun(tmp_path):
     assert sorted(p.parent for p in tmp_path.glob("sweeps/*/*/result.json")) == written
 
 
+@pytest.mark.slow
 def test_two_workers_claim_runs_not_experiments(tmp_path):
     items = plan(
         [["experiment=table1_grid", *EMBEDDED, "lr=0.1", sweep_dir(tmp_path)]]
@@ -78,6 +80,7 @@ def test_two_workers_claim_runs_not_experiments(tmp_path):
     assert abs(last[0] - last[1]) <= 2 * max(o.seconds for o in outcomes)  # neither idled while runs waited
 
 
+@pytest.mark.slow
 def test_killed_worker_and_stopped_queue_resume_their_run(tmp_path):
     args = ["--jobs", "1", "experiment=table1_grid", *EMBEDDED[:2], "epochs=40", "model=cnn", "method=sgd"]
     args += ["lr=0.01", "checkpoint_every_steps=10", sweep_dir(tmp_path)]
@@ -106,6 +109,7 @@ def test_killed_worker_and_stopped_queue_resume_their_run(tmp_path):
     assert result["status"] == "complete" and result["timing"]["epochs_run"] == 40
 
 
+@pytest.mark.slow
 def test_a_diverging_run_is_a_result_and_the_queue_goes_on(tmp_path):
     items = plan(
         [
@@ -141,6 +145,16 @@ def test_a_failing_run_is_reported_and_the_exit_code_is_not_zero(tmp_path):
     assert "sweep: 2 runs: 0 complete, 0 diverged, 2 failed, 0 missing" in text
     assert f"failed: {items[0].run_dir}: error: dataset.root:" in text
     assert "the run failed" in items[0].log.read_text()  # with its traceback
+
+
+def test_the_command_refuses_a_sweep_it_cannot_compose_in_one_line(tmp_path, capsys):
+    """``python -m runners.queue`` (its main, in this process): exit code 2, one line, nothing ran."""
+    from runners.queue.__main__ import main
+
+    assert main(["--jobs", "1", "--experiments", "table1_grid", "method=nope", sweep_dir(tmp_path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("error: method: unknown option 'nope'") and err.count("\n") == 1
+    assert not (tmp_path / "sweeps").exists()
 
 
 def test_plan_puts_larger_runs_first_and_doit_kinds_first_at_equal_size():

@@ -1,5 +1,5 @@
 """`make reproduce-mnist` and `make reproduce-gpu` (scripts/reproduce.sh, a queue of runs) in reduced forms
-on the real MNIST (../shared/data/mnist, gzipped IDX): one seed, two methods of Table 1, one epoch of a subset;
+on the real MNIST (MNIST_ROOT, else ../shared/data/mnist: gzipped IDX): one seed, two methods of Table 1, one epoch of a subset;
 the GPU scale on CPU with a tiny ResNet18. Skipped where the files are absent (a user's machine downloads
 MNIST instead). Also what `make reproduce-gpu` runs: its experiments composed at scale=gpu."""
 
@@ -12,12 +12,13 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import MNIST_SOURCE, need_mnist
 
 from runners.config import compose
 from runners.queue.plan import plan
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCE = ROOT.parent / "shared" / "data" / "mnist"
+SOURCE = MNIST_SOURCE
 GPU_RUNS = {  # make reproduce-gpu's experiments (scripts/reproduce.sh gpu) and their runs at seeds 0, 1, 2
     "table1_grid": 45,
     "table1_fixed": 15,
@@ -29,8 +30,7 @@ GPU_RUNS = {  # make reproduce-gpu's experiments (scripts/reproduce.sh gpu) and 
 
 
 def needs_mnist() -> None:
-    if not (SOURCE / "train-images-idx3-ubyte.gz").is_file():
-        pytest.skip(f"real MNIST not found in {SOURCE}")
+    need_mnist()
 
 
 def reproduce(scale: str, tmp_path: Path, **env) -> subprocess.CompletedProcess:
@@ -41,7 +41,7 @@ def reproduce(scale: str, tmp_path: Path, **env) -> subprocess.CompletedProcess:
         "DOIT_CACHE": str(tmp_path / "cache"),
         **env,
     }
-    env.pop("MNIST_ROOT", None)  # the script finds ../shared/data/mnist itself
+    env["MNIST_ROOT"] = str(SOURCE)  # the tests' copy (the script would find ../shared/data/mnist itself)
     return subprocess.run(
         ["bash", str(ROOT / "scripts" / "reproduce.sh"), scale],
         cwd=ROOT,
@@ -80,6 +80,7 @@ def test_reduced_reproduce_mnist_runs_tables_and_figures(tmp_path):
     assert (tmp_path / "rep" / "figures" / "doit_switching_mnist_mnist_cnn.png").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_reproduce_gpu_runs_tables_1_and_7_and_beyond_with_resnet18_on_the_full_mnist():
     items = plan([[f"experiment={e}", "scale=gpu", "threads=1"] for e in GPU_RUNS])
     assert Counter(i.label for i in items) == GPU_RUNS

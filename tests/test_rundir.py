@@ -1,7 +1,7 @@
 """The run directory (issue 11, section 3): bad dirs, corrupt artefacts, stale files, file modes.
 
-Every file checked here was written by the real runner (``python -m runners.train``, a tiny DOIT run);
-tests damage copies of them. ``runners.rundir``'s functions are also called directly on those dirs.
+Every file checked here was written by the real runner (``runners.train.main``, the CLI's entry, in this
+process: a tiny DOIT run); tests damage copies of them. ``runners.rundir``'s functions are also called directly on those dirs.
 """
 
 from __future__ import annotations
@@ -10,20 +10,18 @@ import json
 import os
 import shutil
 import stat
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, compose_train, run_cli
+from conftest import RUN_ARGS, compose_train, run_main
 from omegaconf import OmegaConf
 
 from runners import rundir
 from runners.schema import ConfigError
 
-ARGS = ["epochs=1", "progress=off", "plot=true", "method.tau=10", "method.n_ini=3"]
+ARGS = RUN_ARGS
 OUTPUTS = ("result.json", "metrics.jsonl", "switches.csv", "run.png", "config.yaml", "checkpoint.pt")
 
 
@@ -32,25 +30,16 @@ def _config(overrides=ARGS):
     return OmegaConf.to_container(cfg, resolve=True)
 
 
-def _umask(mask):
-    return lambda: os.umask(mask)
-
-
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory) -> Path:
-    """A finished tiny DOIT run, written under umask 0o022."""
-    out = tmp_path_factory.mktemp("rundir") / "run"
-    proc = run_cli([*ARGS, f"hydra.run.dir={out}"], preexec_fn=_umask(0o022))
-    assert proc.returncode == 0, proc.stderr
-    return out
+@pytest.fixture
+def finished(finished_run) -> Path:
+    """The session's finished tiny DOIT run (written under umask 0o022): read only."""
+    return finished_run.dir
 
 
 @pytest.fixture
-def run_dir(finished, tmp_path) -> Path:
+def run_dir(finished_run, tmp_path) -> Path:
     """A private copy of the finished run (modes and bytes preserved)."""
-    out = tmp_path / "run"
-    shutil.copytree(finished, out)
-    return out
+    return finished_run.copy(tmp_path / "run")
 
 
 def _tmp_files(out: Path) -> list[str]:
@@ -65,17 +54,14 @@ def test_files_follow_the_umask(finished):
 
 
 def test_atomic_writers_follow_any_umask(tmp_path):
-    code = (
-        "import os, sys; from pathlib import Path; os.umask(0o027);"
-        "from runners import results, checkpoint; d = Path(sys.argv[1]);"
-        "results.write_text(d / 'a.txt', 'x'); checkpoint.save(d / 'checkpoint.pt', {'a': 1})"
-    )
-    subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path)],
-        check=True,
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
+    from runners import checkpoint, results
+
+    previous = os.umask(0o027)
+    try:
+        results.write_text(tmp_path / "a.txt", "x")
+        checkpoint.save(tmp_path / "checkpoint.pt", {"a": 1})
+    finally:
+        os.umask(previous)
     for name in ("a.txt", "checkpoint.pt"):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o640, name
     assert _tmp_files(tmp_path) == []
@@ -277,14 +263,14 @@ def test_remove_stale_deletes_the_outputs_of_an_earlier_run(run_dir):
 def test_corrupt_checkpoint_is_one_line_and_nonzero_exit(run_dir, kind):
     (run_dir / "result.json").unlink()  # an unfinished run: the checkpoint is needed
     _corrupt_checkpoint(run_dir / "checkpoint.pt", kind)
-    proc = run_cli([*ARGS, f"hydra.run.dir={run_dir}"])
+    proc = run_main([*ARGS, f"hydra.run.dir={run_dir}"])
     assert proc.returncode != 0
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, proc.stderr
     assert "checkpoint.pt in" in lines[0] and "unreadable" in lines[0] and "resume=false" in lines[0]
     assert not (run_dir / "result.json").exists()
     if kind == "truncated":  # the way out the message names
-        fresh = run_cli([*ARGS, "resume=false", f"hydra.run.dir={run_dir}"])
+        fresh = run_main([*ARGS, "resume=false", f"hydra.run.dir={run_dir}"])
         assert fresh.returncode == 0, fresh.stderr
         assert (run_dir / "stale-1" / "checkpoint.pt").exists()
         assert rundir.finished_result(run_dir, _config()) is not None
@@ -310,7 +296,7 @@ def _epoch_rows(out: Path) -> list[dict]:
 )
 def test_damaged_finished_run_is_rebuilt_on_rerun(finished, run_dir, name, damage):
     _damage(run_dir / name, damage)
-    proc = run_cli([*ARGS, f"hydra.run.dir={run_dir}"])
+    proc = run_main([*ARGS, f"hydra.run.dir={run_dir}"])
     assert proc.returncode == 0, proc.stderr
     ref = json.loads((finished / "result.json").read_text())
     got = json.loads((run_dir / "result.json").read_text())
@@ -327,7 +313,7 @@ def test_fresh_start_removes_stale_switches(run_dir):
     (run_dir / "checkpoint.pt").unlink()
     (run_dir / "result.json").unlink()
     # ... and the dir reused for a single optimizer
-    proc = run_cli(["epochs=1", "progress=off", "plot=false", "method=sgd", f"hydra.run.dir={run_dir}"])
+    proc = run_main(["epochs=1", "progress=off", "plot=false", "method=sgd", f"hydra.run.dir={run_dir}"])
     assert proc.returncode == 0, proc.stderr
     assert not (run_dir / "switches.csv").exists()
     assert not (run_dir / "run.png").exists()  # plot=false: no figure of the DOIT run is left either
@@ -337,6 +323,6 @@ def test_fresh_start_removes_stale_switches(run_dir):
 def test_a_start_leaves_no_partial_files(run_dir):
     for name in (".checkpoint.pt.1234abcd.tmp", ".result.json.99.tmp", ".run.png.tmp.png"):
         (run_dir / name).write_bytes(b"partial write of a killed run")
-    proc = run_cli([*ARGS, f"hydra.run.dir={run_dir}"])
+    proc = run_main([*ARGS, f"hydra.run.dir={run_dir}"])
     assert proc.returncode == 0, proc.stderr
     assert _tmp_files(run_dir) == []

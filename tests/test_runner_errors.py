@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from conftest import compose_train, run_cli
 
-from runners import checks, config
+from runners import checks
 from runners.cli import main
+from runners.config import group_options
 from runners.schema import ConfigError
 
 # overrides, key the line must name, a valid choice it must list (or None)
@@ -93,14 +94,21 @@ def test_run_dir_inside_a_file(tmp_path, capsys):
 
 
 def test_cli_subprocess_one_line(tmp_path):
+    """The process itself: ``python -m runners.train`` exits 2 with the one line on stderr."""
     proc = run_cli(["method.tau=0", f"hydra.run.dir={tmp_path}/run"], timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and proc.stderr.startswith(
         "error: method.tau:"
     )
     assert not (tmp_path / "run").exists()
-    proc = run_cli(["-m", "space=paper15,nope", f"hydra.sweep.dir={tmp_path}/sweep"], timeout=120)
-    assert proc.returncode == 2 and proc.stderr.startswith("error: space:") and "one_lr" in proc.stderr
+
+
+def test_sweep_with_an_unknown_option_is_one_line(tmp_path, capsys):
+    assert main(["-m", "space=paper15,nope", f"hydra.sweep.dir={tmp_path}/sweep"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: space:") and "one_lr" in err and len(err.strip().splitlines()) == 1
+    # no job started (Hydra has written the sweep's multirun.yaml by the time the second point is composed)
+    assert not list(tmp_path.rglob("result.json")) and not list(tmp_path.rglob("config.yaml"))
 
 
 @pytest.mark.parametrize(
@@ -121,7 +129,19 @@ def test_check_names_key(overrides, key):
     assert "\n" not in str(info.value)
 
 
-def test_every_method_default_passes_the_check():
-    for method in config.group_options("method"):
+def test_every_method_default_passes_the_check_and_a_bad_lr_does_not():
+    """Each method's own defaults are runnable; the same check refuses each of them with lr=0 (so it did look)."""
+    refused, passed = {}, []
+    for method in group_options("method"):
         cfg, choices = compose_train([f"method={method}"])
-        checks.check(cfg, choices)
+        assert cfg.method.name == method
+        try:
+            checks.check(cfg, choices)
+        except ConfigError as err:
+            refused[method] = str(err)
+        else:
+            passed.append(method)
+        cfg.lr = 0.0
+        with pytest.raises(ConfigError, match=r"^lr: "):
+            checks.check(cfg, choices)
+    assert refused == {} and passed == group_options("method")

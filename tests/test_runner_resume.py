@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 from conftest import REPO, run_cli
 
@@ -25,6 +26,7 @@ def _final(out):
     return result, rows, ckpt
 
 
+@pytest.mark.slow
 def test_kill_and_resume_equals_uninterrupted(tmp_path):
     ref_dir, cut_dir = tmp_path / "ref", tmp_path / "cut"
     assert run_cli([*ARGS, f"hydra.run.dir={ref_dir}"]).returncode == 0
@@ -78,6 +80,7 @@ LAST_CYCLE_ARGS = [
 ]
 
 
+@pytest.mark.slow
 def test_kill_in_the_last_unscored_cycle_then_resume_equals_uninterrupted(tmp_path):
     """The last switch cycle is still open when training ends (DOIT.finish() scores it): kill -9 inside it."""
     ref_dir, cut_dir = tmp_path / "ref", tmp_path / "cut"

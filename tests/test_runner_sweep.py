@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
-from conftest import FAST, compose_train
+from conftest import FAST, compose_train, needs
 
 from analysis.record import loads
 from runners.config import group_options
@@ -32,8 +30,16 @@ def test_every_method_runs(method, tmp_path):
     assert 0.0 <= result.metrics.final_test_acc <= 100.0
     if method in DOIT_METHODS:
         rows = (tmp_path / "switches.csv").read_text().splitlines()[1:]
-        # 41 steps in cycles of tau: 9 cycles, one fewer for each cycle rolled back (its update is skipped)
-        assert result.doit.n_cycles == len(rows) == 9 - result.doit.recovered_cycles
+        # 41 steps in cycles of tau: 9 cycles, one fewer for each cycle rolled back (its update is skipped);
+        # DOIT+2's warm-up cuts a rising cycle short, so a rolled-back cycle of its may cost fewer steps
+        recovered = result.doit.recovered_cycles
+        assert result.doit.n_cycles == len(rows)
+        if method == "doit_plus2":
+            assert 9 - recovered <= len(rows) <= 9
+        else:
+            assert len(rows) == 9 - recovered
+        steps = [int(r.split(",")[1]) for r in rows]
+        assert steps == sorted(steps) and steps[0] == 0 and steps[-1] < 41
         assert result.hyper is None and result.run.space == "paper15" and "adam" in result.run.space_grid
     else:
         assert result.doit is None and result.hyper.lr > 0 and result.run.space_grid is None
@@ -45,8 +51,8 @@ ABLATIONS = [pytest.param(a, marks=pytest.mark.slow) if a == "umap" else a for a
 
 @pytest.mark.parametrize("ablation", ABLATIONS)
 def test_every_ablation_runs(ablation, tmp_path):
-    if ablation == "umap" and importlib.util.find_spec("umap") is None:
-        pytest.skip("umap-learn not installed (the umap extra)")
+    if ablation == "umap":
+        needs("umap", "umap", "umap-learn")
     # umap (numba: 10-25 s to compile) needs a few snapshots to fit: a longer cold start
     extra = ["method.tau=5", "method.n_ini=6"] if ablation == "umap" else DOIT_FAST
     result = _run([f"ablation={ablation}", *extra], tmp_path)
@@ -107,11 +113,3 @@ def test_one_learning_rate_source():
     for overrides, lr in cases.items():
         cfg, _ = compose_train(list(overrides))
         assert effective_hyper(cfg).lr == lr, overrides
-
-
-@pytest.mark.parametrize("scale", ["paper", "embedded"])
-@pytest.mark.parametrize("experiment", group_options("experiment"))
-def test_every_experiment_composes(experiment, scale):
-    cfg, choices = compose_train([f"experiment={experiment}", f"scale={scale}"])
-    assert choices["experiment"] == experiment and cfg.scale == scale
-    assert cfg.method.kind in ("doit", "single", "scheduled", "hybrid")

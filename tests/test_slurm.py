@@ -1,8 +1,9 @@
 """Seed sweeps of the real runner through Hydra's submitit launchers (``hydra/launcher=slurm|local``).
 
-The ``slurm`` tests run on a real single-node SLURM cluster that the session fixture starts with
-``scripts/slurm/start.sh`` (needs root; installs Debian's packages) and stops at the end. Where it
-cannot start they skip with the reason, except on CI (``CI=true``), where they fail.
+The ``slurm`` tests (slow: the full suite) run on a real single-node SLURM cluster: one that already answers
+(``scontrol ping``), else, only under ``python -m pytest --full`` and as root, one the session fixture starts
+with ``scripts/slurm/start.sh`` (installs Debian's packages) and stops at the end. Otherwise they skip with
+the reason, except on CI (``CI=true``) under ``--full``, where they fail. The quick suite never starts one.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import full_suite
 from fakedata import make_mnist
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,10 +47,15 @@ def _controller_up() -> bool:
 
 
 @pytest.fixture(scope="session")
-def slurm_cluster():
-    """A running SLURM cluster: reuses one that answers, else starts (and later stops) our own."""
+def slurm_cluster(pytestconfig):
+    """A running SLURM cluster: reuses one that answers, else (``--full`` only) starts and later stops our own."""
     started = False
     if not _controller_up():
+        if not full_suite(pytestconfig):
+            pytest.skip(
+                "no SLURM cluster answers; the full tests start one as root on Debian: python -m pytest --full "
+                "(or start one first: scripts/slurm/start.sh)"
+            )
         if os.geteuid() != 0:
             _unavailable("starting a SLURM cluster (scripts/slurm/start.sh) needs root")
         if shutil.which("slurmctld") is None and shutil.which("apt-get") is None:
@@ -108,6 +115,7 @@ def _check_seed_sweep(sweep_dir: Path, proc: subprocess.CompletedProcess) -> Non
     assert len(list((sweep_dir / ".submitit").glob("*/*_log.err"))) == 3
 
 
+@pytest.mark.slow
 @pytest.mark.slurm
 def test_seed_sweep_on_slurm(slurm_cluster, tmp_path):
     proc = sweep(["seed=0,1,2", *TINY, *SLURM], tmp_path / "sweep")
@@ -116,11 +124,13 @@ def test_seed_sweep_on_slurm(slurm_cluster, tmp_path):
     assert len(arrays) == 3 and len(set(arrays)) == 1, "the three jobs should be tasks of one SLURM array"
 
 
+@pytest.mark.slow
 def test_seed_sweep_with_local_launcher(tmp_path):
     proc = sweep(["seed=0,1,2", *TINY, "hydra/launcher=local"], tmp_path / "sweep")
     _check_seed_sweep(tmp_path / "sweep", proc)
 
 
+@pytest.mark.slow
 @pytest.mark.slurm
 def test_usr2_checkpoints_requeues_and_resumes_to_the_same_result(slurm_cluster, tmp_path):
     args = ["seed=0", "epochs=6", "batch_size=8", "plot=false", "progress=off", *SLURM]
@@ -177,6 +187,7 @@ def test_usr2_checkpoints_requeues_and_resumes_to_the_same_result(slurm_cluster,
     assert all(torch.equal(model_a[k], model_b[k]) for k in model_a)
 
 
+@pytest.mark.slow
 @pytest.mark.slurm
 def test_crashed_job_fails_the_sweep_naming_it(slurm_cluster, tmp_path):
     make_mnist(tmp_path / "data")
