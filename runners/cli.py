@@ -20,7 +20,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from runners import preemption, train
-from runners.errors import error_line, from_hydra, null_group_line
+from runners.errors import error_line, from_hydra, group_value_line
 from runners.faults import Interrupted, RunExit, RunFailed, SweepIncomplete, one_line, os_error_line
 from runners.preflight import Refused
 from runners.schema import CONF_DIR, ConfigError
@@ -89,10 +89,10 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {error_line(err)}", file=sys.stderr)
         return 2
-    except ValueError as err:  # Hydra's own for a null group (method=null): not a HydraException
+    except (ValueError, TypeError) as err:  # Hydra's own for method=null, scale=[0,16]: not HydraExceptions
         if user_full_error or not from_hydra(err):
             raise
-        print(f"error: {null_group_line(sys.argv[1:], err)}", file=sys.stderr)
+        print(f"error: {group_value_line(sys.argv[1:], err)}", file=sys.stderr)
         return 2
     except OSError as err:  # Hydra's own files (.hydra/, the job log) on a full or read-only disk
         if user_full_error:

@@ -3,8 +3,8 @@
 ``as_config_error(key)`` wraps a call to the owner of a value (``doit``, numpy, torch, the loaders and
 builders): its ``ValueError`` becomes a ``ConfigError`` naming the key. ``error_line`` writes Hydra's and
 OmegaConf's exceptions (unknown keys with the closest known one, missing values, unknown enum values,
-unparsable overrides, unknown options) as that line; ``null_group_line`` names the group of a ``<group>=null``
-override, which Hydra reports without it.
+unparsable overrides, unknown options) as that line; ``group_value_line`` names the group of a ``<group>=null``
+or ``<group>=[0,1]`` override, which Hydra reports without it.
 """
 
 from __future__ import annotations
@@ -103,12 +103,18 @@ def from_hydra(err: BaseException) -> bool:
     )
 
 
-def null_group_line(argv: list[str], err: BaseException) -> str:
-    """The line for ``<group>=null`` (Hydra raises a bare ValueError without the group's name)."""
-    groups = [a.split("=")[0].lstrip("+~") for a in argv if a.endswith("=null")]
-    groups = [g for g in groups if (CONF_DIR / g).is_dir()]
-    if groups:
-        return str(config_error(groups[0], "cannot be null; choose an option", group_options(groups[0])))
+def group_value_line(argv: list[str], err: BaseException) -> str:
+    """The line for a config group given ``null`` or a list that holds no option names (``scale=[0,16]``):
+    Hydra raises a bare ValueError / TypeError for these, without the group's name."""
+    for arg in argv:
+        key, _, value = arg.partition("=")
+        group = key.lstrip("+~")
+        if not (CONF_DIR / group).is_dir():
+            continue
+        if value == "null":
+            return str(config_error(group, "cannot be null; choose an option", group_options(group)))
+        if value.startswith("["):
+            return str(config_error(group, f"{value!r} is not an option name", group_options(group)))
     return first_line(str(err))
 
 

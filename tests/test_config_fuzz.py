@@ -141,7 +141,8 @@ def _one_line_or_started(tmp_path_factory, overrides: list[str]) -> None:
 
 
 @given(st.lists(override, min_size=1, max_size=4))
-@example(["method.compression=umap"])  # umap-learn is an optional extra (issue 20)
+@example(["method.compression=umap"])  # umap-learn is an optional extra: one line without it
 @example(["ablation=umap", "method.n_ini=3"])
+@example(["scale=[0,16]"])  # Hydra raises a TypeError for a group given a list of numbers
 def test_no_traceback_ever(tmp_path_factory, monkeypatch_module, overrides):
     _one_line_or_started(tmp_path_factory, overrides)

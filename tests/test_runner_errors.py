@@ -49,6 +49,7 @@ CASES = [
     (["device=tpu"], "device", "cpu"),
     (["space=null"], "space", "paper15"),
     (["method=null"], "method", "adam"),
+    (["scale=[0,16]"], "scale", "embedded"),
     (["space.grid={}"], "space.grid", None),
     (["space.grid.sgd.lr=[]"], "space.grid.sgd.lr", None),
     (["+space.grid.foo.lr=[0.1]"], "space.grid.foo", "adam"),
