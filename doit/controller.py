@@ -369,8 +369,8 @@ class DOIT(torch.optim.Optimizer):
     def load_state_dict(self, state_dict: dict) -> None:
         if "doit" not in state_dict:
             raise ValueError(
-                "this DOIT state_dict predates the split controller (it has no 'doit' key) and "
-                "cannot be resumed: restart the run"
+                "this DOIT state_dict has no 'doit' entry (an older version of this package wrote it) "
+                "and cannot be resumed: restart the run"
             )
         own = state_dict["doit"]
         super().load_state_dict({"state": {}, "param_groups": state_dict["param_groups"]})

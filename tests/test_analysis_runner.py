@@ -96,7 +96,7 @@ def test_figure_11_matches_a_runner_written_run_to_its_grid_point(results):
 
 
 def test_beyond_table_compares_doit_plus_with_the_best_single_and_each_other_row(tmp_path):
-    """The DOIT+ comparison (issue 14) on files the real runner wrote through the beyond_* experiments."""
+    """The DOIT+ comparison on files the real runner wrote through the beyond_* experiments."""
     from analysis import protocol, tables
 
     common = ["scale=embedded", "model=cnn", "seed=100", "epochs=2", f"hydra.sweep.dir={tmp_path}/sweeps"]

@@ -1,4 +1,4 @@
-"""The embedded transfer setting (issue 9): digits 0-4 pre-training, fine-tuning on digits 5-9."""
+"""The embedded transfer setting: digits 0-4 pre-training, fine-tuning on digits 5-9."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""No run ends with NaN and no divergence is silent (issue 11, section 1).
+"""No run ends with NaN and no divergence is silent.
 
 Single, scheduled and hybrid optimizers stop at the first non-finite loss (``runners.loop.Diverged``):
 result.json says ``status: diverged`` with the exact step, the process exits non-zero with one line, and

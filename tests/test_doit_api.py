@@ -1,5 +1,5 @@
-"""DOIT in other people's loops (issue 12): observe + step(), per-group settings, late param groups,
-torch-shaped state_dict, LR schedulers, GradScaler; argument checks; divergence guard (issue 11)."""
+"""DOIT in other people's loops: observe + step(), per-group settings, late param groups,
+torch-shaped state_dict, LR schedulers, GradScaler; argument checks; divergence guard."""
 
 import io
 import math
@@ -136,7 +136,7 @@ def test_state_dict_has_torch_layout():
 def test_checkpoint_of_the_old_layout_is_refused_in_one_line():
     model, _, _ = problem()
     old = {"base": {}, "inner": None, "current": None, "weights": [1.0], "log": []}
-    with pytest.raises(ValueError, match="predates .* restart the run"):
+    with pytest.raises(ValueError, match="no .doit. entry .* restart the run"):
         make(model.parameters()).load_state_dict(old)
 
 
@@ -228,7 +228,7 @@ def test_arguments_are_checked_in_one_line(bad, match):
     assert "\n" not in str(err.value)
 
 
-# ------------------------------------------------------------------------ divergence (issue 11)
+# ------------------------------------------------------------------------ divergence
 @pytest.mark.parametrize("lr", [1e30, 1e38])
 def test_absurd_lr_ends_with_finite_parameters(lr):
     model, x, y = problem()

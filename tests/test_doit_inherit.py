@@ -1,4 +1,4 @@
-"""`inherit=True` carries moment buffers in the receiving optimizer's units (issue 9).
+"""`inherit=True` carries moment buffers in the receiving optimizer's units.
 
 After ``H`` updates by optimizer A, the first update by optimizer B (with A's buffers carried over)
 must be of the same order as the update B itself takes after the same history of its own, i.e. after

@@ -1,4 +1,4 @@
-"""DOIT+'s knobs (beyond the paper, issue 14), each off in the paper-faithful DOIT: the progress score,
+"""DOIT+'s knobs (beyond the paper), each off in the paper-faithful DOIT: the progress score,
 the rollback of a cycle whose loss rises, Thompson sampling, the context input, and the bandit strategy."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""DOIT+2's knob (issue 22, beyond the paper), off in the paper-faithful DOIT: the anchored cold start
+"""DOIT+2's knob (beyond the paper), off in the paper-faithful DOIT: the anchored cold start
 (``initial="anchored"``): the first cycle on the most conservative candidate, and the rollback of a cycle
 that gives back half the progress made since training began."""
 

@@ -1,4 +1,4 @@
-"""A run that ends at chance level says so (issue 19): in its summary and in result.json.
+"""A run that ends at chance level says so: in its summary and in result.json.
 
 ``metrics.chance_acc`` is 100 / number of classes; ``metrics.at_chance`` is true when the final test
 accuracy lies within 1 point of it. The embedded default (DOIT over the paper's 15 candidates, seed 0)

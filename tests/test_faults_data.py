@@ -1,4 +1,4 @@
-"""A dataset that changes between a run and its resume (issue 19): one line naming ``dataset.root``.
+"""A dataset that changes between a run and its resume: one line naming ``dataset.root``.
 
 ``checkpoint.pt`` records a fingerprint of the data the run trained and evaluated on
 (``runners.data.fingerprint``); a resume on other data ends with exit code 2 and one line saying which

@@ -1,4 +1,4 @@
-"""Writing an artefact fails (issue 19): no space, an I/O error, a permission lost mid-run, a read-only disk.
+"""Writing an artefact fails: no space, an I/O error, a permission lost mid-run, a read-only disk.
 
 Each ends with one ``error: cannot write <path>: <reason> (errno n); ...`` line and exit code 1; the last
 good checkpoint stays intact, no temporary file is left, and rerunning the same command once the disk is

@@ -1,4 +1,4 @@
-"""GPU memory runs out (issue 19): in a training step, an evaluation or the setup.
+"""GPU memory runs out: in a training step, an evaluation or the setup.
 
 ``torch.OutOfMemoryError`` (raised here on the CPU by the patched step, evaluation or model builder) ends
 the run with one line naming where and what to change (``batch_size``, ``amp=true``, ``model.image_size``)

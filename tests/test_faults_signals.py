@@ -1,4 +1,4 @@
-"""SIGINT and SIGTERM (issue 19): checkpoint at the next step boundary, one line saying how to resume, exit
+"""SIGINT and SIGTERM: checkpoint at the next step boundary, one line saying how to resume, exit
 code 130 / 143; the same command then ends exactly like an uninterrupted run.
 
 The signal is real and arrives at a known step: right after the first epoch's ``metrics.jsonl`` is written,

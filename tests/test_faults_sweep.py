@@ -1,4 +1,4 @@
-"""A diverged or failed run mid-sweep (issue 19): the other runs go on; the sweep ends with one line.
+"""A diverged or failed run mid-sweep: the other runs go on; the sweep ends with one line.
 
 Real multiruns through the basic launcher (in this process, Hydra's default) and the local one (submitit,
 one process per run): a diverged run is counted, not a failure (exit code 0); a failed run is named in

@@ -1,4 +1,4 @@
-"""An optional dependency missing at run time is one line, never a traceback (issue 20): the runner's
+"""An optional dependency missing at run time is one line, never a traceback: the runner's
 ``error: <key>: ...`` with exit code 2 and nothing written, saying what to install. Each package is hidden
 (``sys.modules[name] = None`` makes ``import name`` fail) whether or not this machine has it."""
 

@@ -1,4 +1,4 @@
-"""The run directory (issue 11, section 3): bad dirs, corrupt artefacts, stale files, file modes.
+"""The run directory: bad dirs, corrupt artefacts, stale files, file modes.
 
 Every file checked here was written by the real runner (``runners.train.main``, the CLI's entry, in this
 process: a tiny DOIT run); tests damage copies of them. ``runners.rundir``'s functions are also called directly on those dirs.
