@@ -105,7 +105,7 @@ def summary(result: Result) -> str:
         head,
         *_chance_note(result),
         f"wall {t.wall_time_s:.1f} s (training {t.train_time_s:.1f} s, {t.epochs_run} epochs, "
-        f"{t.steps} steps; converged at epoch {t.converged_epoch})",
+        f"{t.steps} steps; {_convergence(t.converged_epoch)})",
     ]
     if d is not None:
         share = ", ".join(f"{k} {v:.0%}" for k, v in sorted(d.share.items(), key=lambda kv: -kv[1]) if v > 0)
@@ -114,6 +114,11 @@ def summary(result: Result) -> str:
             f"controller {t.controller_time_s:.2f} s; share: {share}"
         )
     return "\n".join(lines)
+
+
+def _convergence(epoch: int | None) -> str:
+    """The convergence rule's verdict (conf/train.yaml `convergence`) in words."""
+    return "not converged by the rule" if epoch is None else f"converged at epoch {epoch}"
 
 
 def _chance_note(result: Result) -> list[str]:

@@ -33,13 +33,14 @@ def default_run(tmp_path_factory) -> tuple[Path, int, str, str]:
 def test_the_embedded_default_ends_at_chance_and_says_why(default_run):
     out_dir, code, out, err = default_run
     assert code == 0 and err == "", err
-    head, note = out.strip().splitlines()[-4:-2]
+    head, note, wall = out.strip().splitlines()[-4:-1]
     assert head.startswith("doit on digits/cnn (seed 0): final test acc 10.00% (chance level), best ")
     assert note == (
         "chance level is 10.00% for 10 classes: the documented failure mode of switching over the paper's 15 "
         "candidates (an lr-0.1 cycle sends the network to chance), not a broken install; README section "
         '"Embedded results" explains it'
     )
+    assert wall.endswith("30 epochs, 1230 steps; not converged by the rule)"), wall
     data = json.loads((out_dir / "result.json").read_text())
     assert data["metrics"]["chance_acc"] == 10.0 and data["metrics"]["at_chance"] is True
     assert record.loads((out_dir / "result.json").read_text()).metrics.at_chance is True
