@@ -63,6 +63,12 @@ def test_runner_overhead_resnet18_mnist_tiny_on_cpu(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["setting"].startswith("tiny ResNet18 on MNIST") and report["steps"] == 3
-    for key in ("runner_vs_bare_steps_only", "runner_vs_bare_with_eval", "doit_vs_sgd"):
+    for key in (
+        "runner_vs_bare_steps_only",
+        "runner_vs_bare_with_eval",
+        "doit_vs_sgd",
+        "doit_controller_vs_sgd",
+    ):
         assert report[key] > 0
-    assert report["targets"] == {"runner_vs_bare": 0.95, "doit_vs_sgd": 0.98}
+    assert report["targets"] == {"runner_vs_bare": 0.95, "doit_vs_sgd": 0.98, "doit_controller_vs_sgd": 0.98}
+    assert "DOIT (sgd(lr=0.01) only) vs SGD" in done.stdout

@@ -182,7 +182,7 @@ def test_doit_with_a_diverging_candidate_ends_finite(tmp_path):
         [
             "progress=off",
             "plot=false",
-            "space=one_lr",  # the reproduction: one lr each, SGD's set absurdly high
+            "space=one_lr",  # one lr each, SGD's set absurdly high
             "space.grid.sgd.lr=[1e30]",
             "epochs=2",
             "seed=7",

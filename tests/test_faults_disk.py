@@ -129,8 +129,8 @@ def test_every_artefact_write_fails_with_one_line_and_resumes(name, reference, t
 
 
 @pytest.mark.slow
-def test_the_issue_command_on_a_96k_tmpfs(tmp_path):
-    """The issue's reproduction: ``epochs=2 method=adam`` on a 96 KB tmpfs, then space is freed."""
+def test_a_run_on_a_full_96k_tmpfs_resumes_once_space_is_freed(tmp_path):
+    """``epochs=2 method=adam`` with its run directory on a 96 KB tmpfs, then space is freed."""
     args = ["epochs=2", "method=adam", "progress=off"]
     with tmpfs(tmp_path / "disk", "96k") as disk:
         out = disk / "run"
