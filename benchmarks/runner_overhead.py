@@ -49,7 +49,6 @@ from runners.modes import apply_mode
 from runners.train import compose, run
 
 TARGETS = {"runner_vs_bare": 0.95, "doit_vs_sgd": 0.98, "doit_controller_vs_sgd": 0.98}
-ONE_CANDIDATE = {"sgd": {"lr": [0.01]}}  # the baseline's own update: what DOIT adds is the controller
 COMMON = ["progress=off", "plot=false", "threads=1", "seed=0"]
 
 
@@ -156,6 +155,8 @@ def main() -> None:
         doit_cfg, _ = mnist_config(
             args.device, args.steps, args.tiny, ["method=doit", "method.tau=25", "method.n_ini=50"]
         )
+        # DOIT over the baseline's own update alone: what it adds to SGD's step is the controller
+        baseline_only = {str(cfg.method.optimizer): {"lr": [float(cfg.lr)]}}
         setting = f"{'tiny ' if args.tiny else ''}ResNet18 on MNIST, sgd lr 0.01, batch 64, on {args.device}"
     runner_once(warm, choices)  # warm-up: lazy imports, cuDNN, the first optimizer
     bare_once(warm)
@@ -165,7 +166,7 @@ def main() -> None:
         runs["bare"].append(bare_once(cfg))
         if doit_cfg is not None:
             runs["doit"].append(bare_once(doit_cfg, doit=True))
-            runs["doit_controller"].append(bare_once(doit_cfg, doit=True, space=ONE_CANDIDATE))
+            runs["doit_controller"].append(bare_once(doit_cfg, doit=True, space=baseline_only))
     runs = {name: rs for name, rs in runs.items() if rs}
     steps = runs["runner"][0][2]
     assert all(r[2] == steps for rs in runs.values() for r in rs)
