@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from omegaconf import OmegaConf
@@ -95,6 +97,35 @@ def test_runner_records_real_transferability_on_the_transfer_setting(tmp_path, m
     result = run(cfg, tmp_path / "run", choices)
     assert 0.0 < result.doit.omega_t < 1.0
     assert result.doit.logme is not None and result.doit.leep is not None and result.doit.omega_p is not None
+
+
+def test_a_run_is_the_same_whether_it_pretrained_the_digits_model_or_loaded_it(tmp_path, monkeypatch):
+    """Pre-training in the run's own process leaves no gradients behind: the loop zeroes them after each
+    step, so stale ones would join the first update (a queue worker's first run differed from the rest)."""
+    from runners.train import compose, run
+
+    monkeypatch.setenv("DOIT_CACHE", str(tmp_path / "cache"))
+    cfg, choices = compose(
+        [
+            "dataset=digits_transfer",
+            "model.pretrained=true",
+            "method=sgd",
+            "epochs=1",
+            "progress=off",
+            "plot=false",
+        ]
+    )
+    cold = run(cfg, tmp_path / "cold", choices)  # pre-trains and caches the weights
+    warm = run(cfg, tmp_path / "warm", choices)  # loads them
+    epochs = [
+        [
+            {k: v for k, v in json.loads(line).items() if k != "time_s"}
+            for line in (tmp_path / d / "metrics.jsonl").open()
+        ]
+        for d in ("cold", "warm")
+    ]
+    assert epochs[0] == epochs[1]
+    assert cold.metrics.final_train_loss == warm.metrics.final_train_loss
 
 
 def test_pretraining_resizes_the_digits_to_a_larger_grey_task(tmp_path, monkeypatch):

@@ -33,6 +33,9 @@ def _train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int) -> N
             opt.zero_grad()
             F.cross_entropy(model(x[idx]), y[idx]).backward()
             opt.step()
+    # no gradients left behind: the run's loop zeroes them after each step, so they would join its first
+    # update, and a run that pre-trained would differ from one that loaded the cached weights
+    model.zero_grad(set_to_none=True)
 
 
 def pretrained(
