@@ -7,10 +7,13 @@
 #   1. benchmarks/runner_overhead.py --device cuda: the runner vs a bare loop, DOIT vs SGD (ResNet18/MNIST, 64);
 #   2. benchmarks/gpu_concurrency.py: steps/s of 16 processes at once against 1, plain and under NVIDIA MPS
 #      (when nvidia-cuda-mps-control exists; the runs below then use MPS);
-#   3. two run queues side by side (python -m runners.queue, scale=gpu): (a) the one-run methods at 3 epochs,
-#      seeds 0-2; (b) DOIT, DOIT+ and the validation-best single optimizer of the 3-epoch runs (Adagrad,
-#      lr 0.01) on seeds 0-2 for as many epochs (at most 15) as the measured per-process rate fits;
+#   3. run queues side by side (python -m runners.queue, scale=gpu): (a) with ONE_RUN=1 (default) the one-run
+#      methods at 3 epochs, seeds 0-2; (b) LONG_METHODS (default DOIT, DOIT+, DOIT+2) and the validation-best
+#      single optimizer of the 3-epoch runs (Adagrad, lr 0.01) on seeds 0-2 for as many epochs (at most
+#      MAX_EPOCHS, default 15) as the per-process rate fits;
 #   4. the run dirs (without checkpoints) as $OUT/gpu-runs.tar.gz.
+# RATE (steps/s per process with 16 at once, as phase 2 measures it: 58 on the H200 under MPS) skips phase 2's
+# measurement and leaves its time to the runs; MPS is still started when it exists.
 # BENCH (extra benchmark flags) and OVERRIDES (extra run overrides) let a CPU smoke test shrink everything.
 set -uo pipefail
 : "${OUT:?set OUT to a folder for the results}"
@@ -32,24 +35,29 @@ log "phase 1: runner overhead"
 timeout 90 "$PY" benchmarks/runner_overhead.py --device "$DEVICE" --steps 400 --reps 2 "${BENCH[@]}" 2>&1 \
   | tee "$OUT/runner_overhead.txt"
 
-log "phase 2: concurrency"
-concurrency() { timeout 60 "$PY" benchmarks/gpu_concurrency.py --procs 1,16 --steps 150 --device "$DEVICE" "$@"; }
+log "phase 2: concurrency${RATE:+ (not measured: RATE=$RATE given)}"
+concurrency() {
+  if [[ -n "${RATE:-}" ]]; then return 0; fi
+  timeout 60 "$PY" benchmarks/gpu_concurrency.py --procs 1,16 --steps 150 --device "$DEVICE" "$@"
+}
 concurrency --label plain "${BENCH[@]}" 2>&1 | tee "$OUT/concurrency.txt"
 MPS=0
 if command -v nvidia-cuda-mps-control > /dev/null; then
   export CUDA_MPS_PIPE_DIRECTORY=/tmp/mps-pipe CUDA_MPS_LOG_DIRECTORY=/tmp/mps-log
   mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" "$CUDA_MPS_LOG_DIRECTORY"
-  if nvidia-cuda-mps-control -d && concurrency --label mps 2>&1 | tee -a "$OUT/concurrency.txt" | grep -q '"ratio"'; then
+  if nvidia-cuda-mps-control -d && { [[ -n "${RATE:-}" ]] ||
+    concurrency --label mps 2>&1 | tee -a "$OUT/concurrency.txt" | grep -q '"ratio"'; }; then
     MPS=1
   else
     echo quit | nvidia-cuda-mps-control 2> /dev/null
     unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY
   fi
 fi
-# per-process steps/s with 16 at once (the last JSON line: under MPS when it ran), and the epochs that fit
-rate=$(grep '"ratio"' "$OUT/concurrency.txt" | tail -1 | "$PY" -c 'import json,sys; print(json.loads(sys.stdin.read())["steps_per_s"]["16"] / 16)' 2> /dev/null || echo 0)
+# per-process steps/s with 16 at once (RATE, else the last JSON line: under MPS when it ran), and the epochs
+# that fit
+rate=${RATE:-$(grep '"ratio"' "$OUT/concurrency.txt" | tail -1 | "$PY" -c 'import json,sys; print(json.loads(sys.stdin.read())["steps_per_s"]["16"] / 16)' 2> /dev/null || echo 0)}
 deadline=$(($(left) - 30))
-long_epochs=$("$PY" -c "print(max(0, min(15, int(0.6 * $rate * ($deadline - 40) / 844))))")
+long_epochs=$("$PY" -c "print(max(0, min(${MAX_EPOCHS:-15}, int(0.6 * $rate * ($deadline - 40) / 844))))")
 log "MPS=$MPS, ${rate} steps/s per process at 16, ${deadline} s for runs: long runs ${long_epochs} epochs"
 
 log "phase 3: runs"
@@ -59,11 +67,15 @@ queue() {  # queue JOBS EXPERIMENT OVERRIDES...: one run queue until the deadlin
   timeout -s TERM "$deadline" "$PY" -m runners.queue --jobs "$jobs" --experiments "$experiment" scale=gpu \
     threads=1 "hydra.sweep.dir=$RESULTS/sweeps/\${experiment_name}_gpu" "$@" "${EXTRA[@]}"
 }
-one_run_jobs=$((long_epochs > 3 ? 8 : 16))  # without long runs the one-run methods get every core
-queue "$one_run_jobs" one_run method=adam,adam_coslr,prodigy,schedulefree_adamw,schedulefree_sgd,dadapt_adam \
-  > "$OUT/queue-one-run.txt" 2>&1 &
+LONG_METHODS=${LONG_METHODS:-doit,doit_plus,doit_plus2}
+long_jobs=$((3 * $(tr , '\n' <<< "$LONG_METHODS" | wc -l)))  # every long run at once: 3 seeds per method
+if [[ ${ONE_RUN:-1} == 1 ]]; then
+  one_run_jobs=$((long_epochs > 3 ? 16 - long_jobs - 3 : 16))  # the cores the long runs leave
+  queue "$((one_run_jobs > 1 ? one_run_jobs : 1))" one_run \
+    method=adam,adam_coslr,prodigy,schedulefree_adamw,schedulefree_sgd,dadapt_adam > "$OUT/queue-one-run.txt" 2>&1 &
+fi
 if ((long_epochs > 3)); then
-  queue 6 beyond_fixed "epochs=$long_epochs" method=doit,doit_plus > "$OUT/queue-long-doit.txt" 2>&1 &
+  queue "$long_jobs" beyond_fixed "epochs=$long_epochs" "method=$LONG_METHODS" > "$OUT/queue-long-doit.txt" 2>&1 &
   queue 3 table1_grid "epochs=$long_epochs" method=adagrad lr=0.01 > "$OUT/queue-long-adagrad.txt" 2>&1 &
 fi
 wait
