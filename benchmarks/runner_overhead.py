@@ -16,9 +16,11 @@ Two settings, each on the same batches of the same data and model:
 eval" includes the test and validation evaluation of each epoch (the runner's ``train_time_s``). One torch
 thread, the runner's cuDNN settings for both; repetitions alternate and medians are reported. Targets:
 runner / bare >= 0.95, DOIT / SGD >= 0.98 (both DOIT ratios). The last line holds the same numbers as JSON.
+``--fused``: every optimizer (the baseline's and DOIT's candidates) in torch's fused implementation where it
+has one (``fused=true``; RMSprop has none), to compare with the default implementations in another call.
 
     python benchmarks/runner_overhead.py [--epochs 10] [--reps 3]
-    python benchmarks/runner_overhead.py --device cuda [--steps 600] [--reps 3]
+    python benchmarks/runner_overhead.py --device cuda [--steps 600] [--reps 3] [--fused]
     python benchmarks/runner_overhead.py --device cpu --tiny --steps 10 --reps 1
 """
 
@@ -52,11 +54,13 @@ TARGETS = {"runner_vs_bare": 0.95, "doit_vs_sgd": 0.98, "doit_controller_vs_sgd"
 COMMON = ["progress=off", "plot=false", "threads=1", "seed=0"]
 
 
-def digits_config(epochs: int):
-    return compose(["method=sgdm", f"epochs={epochs}", "batch_size=32", *COMMON])
+def digits_config(epochs: int, fused: bool):
+    return compose(
+        ["method=sgdm", f"epochs={epochs}", "batch_size=32", f"fused={str(fused).lower()}", *COMMON]
+    )
 
 
-def mnist_config(device: str, steps: int, tiny: bool, method: list[str]):
+def mnist_config(device: str, steps: int, tiny: bool, fused: bool, method: list[str]):
     """ResNet18 on an MNIST subset whose training split (after the validation split) is ``steps`` batches of 64."""
     train_size = math.ceil(steps * 64 / (1 - DEFAULT_VAL_SIZE))
     return compose(
@@ -69,6 +73,7 @@ def mnist_config(device: str, steps: int, tiny: bool, method: list[str]):
             "batch_size=64",
             "epochs=1",
             f"device={device}",
+            f"fused={str(fused).lower()}",
             *method,
             *COMMON,
         ]
@@ -101,7 +106,7 @@ def bare_once(cfg, doit: bool = False, space: dict | None = None) -> tuple[float
         kwargs = doit_kwargs(cfg, steps_per_epoch=len(data.train), omega_t=None)
         opt = DOIT(params, space=space or to_python(cfg.space.grid), state=state, **kwargs)
     else:
-        opt = registry.create(cfg.method.optimizer, params, **optimizer_kwargs(cfg))
+        opt = registry.create(cfg.method.optimizer, params, fused=bool(cfg.fused), **optimizer_kwargs(cfg))
     steps, t_steps, t_eval = 0, 0.0, 0.0
     for epoch in range(int(cfg.epochs)):
         _sync(device)
@@ -142,19 +147,19 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=600, help="--device setting: steps per run")
     parser.add_argument("--tiny", action="store_true", help="--device setting: the tests' small ResNet")
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--fused", action="store_true", help="torch's fused optimizer kernels (fused=true)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = False, True  # as the runner
     if args.device is None:
-        (cfg, choices), (warm, _) = digits_config(args.epochs), digits_config(1)
+        (cfg, choices), (warm, _) = digits_config(args.epochs, args.fused), digits_config(1, args.fused)
         setting, doit_cfg = f"digits CNN, sgdm, batch 32, {args.epochs} epochs", None
     else:
         sgd = ["method=sgd", "lr=0.01"]
-        cfg, choices = mnist_config(args.device, args.steps, args.tiny, sgd)
-        warm, _ = mnist_config(args.device, 5, args.tiny, sgd)
-        doit_cfg, _ = mnist_config(
-            args.device, args.steps, args.tiny, ["method=doit", "method.tau=25", "method.n_ini=50"]
-        )
+        cfg, choices = mnist_config(args.device, args.steps, args.tiny, args.fused, sgd)
+        warm, _ = mnist_config(args.device, 5, args.tiny, args.fused, sgd)
+        doit = ["method=doit", "method.tau=25", "method.n_ini=50"]
+        doit_cfg, _ = mnist_config(args.device, args.steps, args.tiny, args.fused, doit)
         # DOIT over the baseline's own update alone: what it adds to SGD's step is the controller
         baseline_only = {str(cfg.method.optimizer): {"lr": [float(cfg.lr)]}}
         setting = f"{'tiny ' if args.tiny else ''}ResNet18 on MNIST, sgd lr 0.01, batch 64, on {args.device}"
@@ -170,12 +175,18 @@ def main() -> None:
     runs = {name: rs for name, rs in runs.items() if rs}
     steps = runs["runner"][0][2]
     assert all(r[2] == steps for rs in runs.values() for r in rs)
-    print(f"{setting} = {steps} steps per run, median of {args.reps}")
+    impl = (
+        "torch's fused optimizers where they exist"
+        if args.fused
+        else "torch's default optimizer implementations"
+    )
+    print(f"{setting}, {impl} = {steps} steps per run, median of {args.reps}")
     report = {
         "benchmark": "runner_overhead",
         "setting": setting,
         "device": args.device or "cpu",
         "steps": steps,
+        "fused": args.fused,
     }
     if args.device == "cuda":
         report["gpu"] = torch.cuda.get_device_name()

@@ -59,6 +59,8 @@ class DOIT(torch.optim.Optimizer):
     ``weight_decay=0`` on biases and norms) overrides that candidate's value for that group: precedence
     group setting > candidate hyperparameter > registry default.
 
+    ``fused``: the candidates run torch's fused implementation where they have one (`doit.optimizers.create`).
+
     Divergence (``nan_guard``): a cycle with a non-finite loss, or a loss above ``explode_factor`` times
     ``max(l0, 1)``, is scored -1 and its start parameters are restored. Call `guard` before evaluating
     and `finish` when training ends, so that no run ends with non-finite parameters.
@@ -102,6 +104,7 @@ class DOIT(torch.optim.Optimizer):
         acquirer: Acquirer | str = Acquirer.argmax,
         context: bool = False,
         gamma: float = 0.95,
+        fused: bool = False,
     ):
         tau, n_ini = checks.integer("tau", tau, 1), checks.integer("n_ini", n_ini, 0)
         halving_period = checks.integer("halving_period", halving_period, 1)
@@ -121,6 +124,7 @@ class DOIT(torch.optim.Optimizer):
         self.configs: list[Candidate] = expand(space)
         self.labels = [label(c) for c in self.configs]
         self.tau, self.inherit, self.nan_guard = tau, bool(inherit), bool(nan_guard)
+        self.fused = bool(fused)
         all_params = [p for g in self.param_groups for p in g["params"]]
         self.cycle = Cycle(
             all_params,
@@ -322,7 +326,7 @@ class DOIT(torch.optim.Optimizer):
         candidate = self.configs[index]
         hyper = {k: v for k, v in candidate.hyper if k != "lr"}
         groups = [self._inner_group(g, index) for g in self.param_groups]
-        inner = registry.create(candidate.optimizer, groups, lr=candidate.lr, **hyper)
+        inner = registry.create(candidate.optimizer, groups, lr=candidate.lr, fused=self.fused, **hyper)
         if self.inherit and self._inner is not None:
             carry(
                 self._inner,

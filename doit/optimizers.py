@@ -109,6 +109,7 @@ class OptimInfo:
     scalars: Callable[[Mapping[str, Any], int], dict[str, torch.Tensor]] | None = None
     defaults: Mapping[str, Any] = field(init=False)  # the effective defaults (factory's + overrides)
     accepted: tuple[str, ...] = field(init=False)  # hyperparameters `create` accepts
+    fusable: bool = field(init=False)  # torch has a fused implementation (`create(..., fused=True)`)
 
     def __post_init__(self) -> None:
         sig = inspect.signature(self.factory.__init__)
@@ -124,6 +125,7 @@ class OptimInfo:
             raise TypeError(f"{self.name}: overrides {sorted(unknown)} are not arguments of {self.factory}")
         object.__setattr__(self, "defaults", MappingProxyType({**own, **self.overrides}))
         object.__setattr__(self, "accepted", tuple(own))
+        object.__setattr__(self, "fusable", "fused" in sig.parameters)
 
 
 _RECORDS = [
@@ -200,15 +202,20 @@ def info(name: str) -> OptimInfo:
         raise ValueError(f"unknown optimizer {name!r}; choose one of: {', '.join(_REGISTRY)}") from None
 
 
-def create(name: str, params: Iterable[Any], **hyper: Any) -> torch.optim.Optimizer:
-    """Build optimizer ``name`` over ``params`` with its documented defaults overridden by ``hyper``."""
+def create(name: str, params: Iterable[Any], *, fused: bool = False, **hyper: Any) -> torch.optim.Optimizer:
+    """Build optimizer ``name`` over ``params`` with its documented defaults overridden by ``hyper``.
+
+    ``fused``: torch's fused implementation (one kernel per step) where the optimizer has one (SGD, SGDM,
+    Adam, AdamW, Adagrad; `OptimInfo.fusable`), torch's default elsewhere: the same algorithm, other
+    rounding, and much less per-step work for the Adam family (``benchmarks/runner_overhead.py --fused``).
+    """
     record = info(name)
     unknown = sorted(set(hyper) - set(record.accepted))
     if unknown:
         raise ValueError(
             f"optimizer {name!r} does not accept {', '.join(unknown)}; accepted: {', '.join(record.accepted)}"
         )
-    kwargs = {**record.overrides, **hyper}
+    kwargs = {**record.overrides, **hyper, **({"fused": True} if fused and record.fusable else {})}
     lr = kwargs.get("lr", record.defaults["lr"])
     if not lr > 0:
         raise ValueError(f"optimizer {name!r}: lr={lr} must be > 0")

@@ -40,7 +40,7 @@ def optimizer_kwargs(cfg) -> dict:
 
 def doit_kwargs(cfg, steps_per_epoch: int, omega_t: float | None) -> dict:
     """``doit.DOIT``'s keyword arguments but ``params``, ``space`` and ``state``: each argument of its signature
-    that the method config has a key for (others keep DOIT's default), and ``seed``. ``omega_t``: the
+    that the method config has a key for (others keep DOIT's default), ``seed`` and ``fused``. ``omega_t``: the
     transferability weight (eq. 6) estimated for this run, else ``method.omega_t``, else 0; a null
     ``halving_period`` (n of eq. 7, in cycles) is one epoch's worth of cycles."""
     method = to_python(cfg.method)
@@ -50,7 +50,7 @@ def doit_kwargs(cfg, steps_per_epoch: int, omega_t: float | None) -> dict:
     kwargs["omega_t"] = float(omega_t)
     if kwargs["halving_period"] is None:
         kwargs["halving_period"] = max(1, steps_per_epoch // max(1, int(method["tau"])))
-    return {**kwargs, "seed": int(cfg.seed)}
+    return {**kwargs, "seed": int(cfg.seed), "fused": bool(cfg.fused)}
 
 
 def effective_hyper(cfg) -> Hyper | None:
@@ -83,7 +83,7 @@ def build_method(cfg, params, state, steps_per_epoch: int, omega_t: float | None
     if method.kind == "doit":
         grid = to_python(cfg.space.grid)
         return DOIT(params, space=grid, state=state, **doit_kwargs(cfg, steps_per_epoch, omega_t)), None
-    opt = registry.create(method.optimizer, params, **optimizer_kwargs(cfg))
+    opt = registry.create(method.optimizer, params, fused=bool(cfg.fused), **optimizer_kwargs(cfg))
     if method.kind != "scheduled":
         return opt, None
     total = int(cfg.epochs) * steps_per_epoch

@@ -218,6 +218,9 @@ class TrainConfig:
     lr: float | None = None  # single/hybrid/scheduled methods: overrides method.lr
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     amp: bool = False  # mixed precision (GPU only)
+    # torch's fused optimizer kernels where they exist (SGD, SGDM, Adam, AdamW, Adagrad; DOIT's candidates
+    # too): the same algorithms with other rounding, off by default so that runs repeat the committed results
+    fused: bool = False
     threads: int | None = 1  # torch CPU threads (small models run fastest on one; null: torch's default)
     mode: Mode = Mode.full
     scale: Scale = Scale.embedded  # recorded in result.json; set by experiments and conf/scale/

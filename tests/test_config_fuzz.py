@@ -30,6 +30,7 @@ KEYS = [
     "progress",
     "target_acc",
     "amp",
+    "fused",
     "checkpoint_every_s",
     "convergence.patience",
     "convergence.tol",

@@ -307,3 +307,24 @@ def test_overflow_without_the_guard_is_one_line():
     with pytest.raises(ValueError, match=r"adam\(lr=1e\+38\) overflowed") as err:
         train(model, opt, x, y, 3)
     assert "\n" not in str(err.value)
+
+
+def test_fused_doit_runs_its_candidates_fused_and_trains_as_the_default():
+    """``DOIT(fused=True)``: every candidate that has a fused implementation gets it; the same picks."""
+    logs = []
+    for fused in (False, True):
+        torch.manual_seed(0)
+        model = torch.nn.Linear(4, 2)
+        space = {"adam": {"lr": [0.01]}, "rmsprop": {"lr": [0.01]}, "sgd": {"lr": [0.1]}}
+        opt = doit.DOIT(model.parameters(), space=space, tau=3, n_ini=2, fused=fused)
+        x, y = torch.randn(32, 4), torch.randint(0, 2, (32,))
+        seen = set()
+        for _ in range(30):
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step(loss=loss.detach())
+            opt.zero_grad()
+            seen.add((opt.current.optimizer, bool(opt._inner.param_groups[0].get("fused"))))
+        assert all(f == (fused and name != "rmsprop") for name, f in seen)
+        logs.append([r["config"] for r in opt.log])
+    assert logs[0] == logs[1]

@@ -285,3 +285,28 @@ def test_adabound_matches_authors_package(case):
     for g, e, s in zip(got, recorded["params"], start, strict=True):
         assert max(abs(a - b) for a, b in zip(g, e, strict=True)) <= 1e-9
         assert (torch.tensor(e, dtype=torch.float64) - s).abs().max().item() > 1e-2  # not vacuous
+
+
+@pytest.mark.parametrize("name", optimizers.names())
+def test_fused_is_torchs_fused_kernel_where_it_exists_and_the_same_algorithm(name):
+    """``create(fused=True)``: torch's fused implementation for SGD, SGDM, Adagrad, Adam, AdamW (the same
+    updates up to rounding), the default implementation for every other optimizer."""
+    torch.manual_seed(0)
+    start = [torch.randn(7, 5), torch.randn(5)]
+    grads = [[torch.randn_like(p) for p in start] for _ in range(5)]
+    runs = []
+    for fused in (False, True):
+        params = [p.clone().requires_grad_(True) for p in start]
+        opt = optimizers.create(name, params, fused=fused)
+        for step in grads:
+            for p, g in zip(params, step, strict=True):
+                p.grad = g.clone()
+            opt.step()
+        runs.append((opt, params))
+    (plain, a), (fused, b) = runs
+    fusable = name in {"sgd", "sgdm", "adagrad", "adam", "adamw"}
+    assert optimizers.info(name).fusable == fusable
+    assert bool(fused.param_groups[0].get("fused")) == fusable
+    assert not plain.param_groups[0].get("fused")
+    for x, y in zip(a, b, strict=True):
+        torch.testing.assert_close(x, y, rtol=1e-5, atol=1e-6)

@@ -163,3 +163,20 @@ def test_evaluate_f1_and_topk():
     assert out["acc"] == 25.0 and out["acc3"] == 75.0  # top-3 misses only the last row
     # predictions 0, 1, 2, 0: class 0 has P = 1/2, R = 1 (F1 2/3), classes 1 and 2 F1 0; macro over 3 labels
     assert out["f1"] == pytest.approx(100.0 * (2 / 3) / 3)
+
+
+def test_fused_runs_record_it_and_build_fused_optimizers(tmp_path):
+    """``fused=true``: the run's optimizer (a single one, or DOIT's candidates) is torch's fused kernel where
+    it has one, and ``result.json`` records the setting."""
+    from runners.methods import build_method
+    from runners.train import compose, run
+
+    cfg, choices = compose(["method=adam", "fused=true", "epochs=1", "progress=off", "plot=false"])
+    result = run(cfg, tmp_path / "run", choices)
+    assert result.status == "complete"
+    assert json.loads((tmp_path / "run" / "result.json").read_text())["config"]["fused"] is True
+    params = [torch.nn.Parameter(torch.zeros(3))]
+    opt, _ = build_method(cfg, params, params, steps_per_epoch=10)
+    assert opt.param_groups[0]["fused"] is True
+    doit_cfg, _ = compose(["method=doit", "fused=true"])
+    assert build_method(doit_cfg, params, params, steps_per_epoch=10)[0].fused
