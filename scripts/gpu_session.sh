@@ -4,7 +4,8 @@
 #   OUT=/some/dir MNIST_ROOT=/path/to/mnist BUDGET=360 bash scripts/gpu_session.sh
 # BUDGET (seconds) bounds the whole script: runs still going at the deadline checkpoint and stop (rerunning the
 # same queue commands would resume them; this session keeps only the finished ones). Phases:
-#   1. benchmarks/runner_overhead.py --device cuda: the runner vs a bare loop, DOIT vs SGD (ResNet18/MNIST, 64);
+#   1. benchmarks/runner_overhead.py --device cuda: the runner vs a bare loop, DOIT vs SGD (ResNet18/MNIST, 64),
+#      with torch's default optimizer implementations and with --fused (fused=true);
 #   2. benchmarks/gpu_concurrency.py: steps/s of 16 processes at once against 1, plain and under NVIDIA MPS
 #      (when nvidia-cuda-mps-control exists; the runs below then use MPS);
 #   3. run queues side by side (python -m runners.queue, scale=gpu): (a) with ONE_RUN=1 (default) the one-run
@@ -32,8 +33,10 @@ nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1
 log "python $($PY -c 'import sys, torch; print(sys.version.split()[0], "torch", torch.__version__)') commit ${DOIT_COMMIT:-?}"
 
 log "phase 1: runner overhead"
-timeout 90 "$PY" benchmarks/runner_overhead.py --device "$DEVICE" --steps 400 --reps 2 "${BENCH[@]}" 2>&1 \
-  | tee "$OUT/runner_overhead.txt"
+for impl in "" --fused; do  # torch's default optimizer implementations, then its fused kernels (fused=true)
+  timeout 90 "$PY" benchmarks/runner_overhead.py --device "$DEVICE" --steps 400 --reps 2 $impl "${BENCH[@]}" 2>&1 \
+    | tee -a "$OUT/runner_overhead.txt"
+done
 
 log "phase 2: concurrency${RATE:+ (not measured: RATE=$RATE given)}"
 concurrency() {

@@ -55,7 +55,8 @@ def test_gpu_session_on_cpu_benchmarks_then_runs_the_long_methods_and_packs_thei
     bench = [
         json.loads(line) for line in (out / "runner_overhead.txt").read_text().splitlines() if line[:1] == "{"
     ]
-    assert bench and 0 < bench[-1]["doit_vs_sgd"] and 0 < bench[-1]["runner_vs_bare_steps_only"]
+    assert [b["fused"] for b in bench] == [False, True]  # default implementations, then fused kernels
+    assert all(0 < b["doit_vs_sgd"] and 0 < b["runner_vs_bare_steps_only"] for b in bench)
 
     with tarfile.open(out / "gpu-runs.tar.gz") as tar:
         names = tar.getnames()
