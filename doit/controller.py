@@ -59,7 +59,8 @@ class DOIT(torch.optim.Optimizer):
     ``weight_decay=0`` on biases and norms) overrides that candidate's value for that group: precedence
     group setting > candidate hyperparameter > registry default.
 
-    ``fused``: the candidates run torch's fused implementation where they have one (`doit.optimizers.create`).
+    ``fused``: the candidates run torch's fused implementation where they have one (`doit.optimizers.create`;
+    not with ``inherit``).
 
     Divergence (``nan_guard``): a cycle with a non-finite loss, or a loss above ``explode_factor`` times
     ``max(l0, 1)``, is scored -1 and its start parameters are restored. Call `guard` before evaluating
@@ -125,6 +126,10 @@ class DOIT(torch.optim.Optimizer):
         self.labels = [label(c) for c in self.configs]
         self.tau, self.inherit, self.nan_guard = tau, bool(inherit), bool(nan_guard)
         self.fused = bool(fused)
+        if (
+            self.fused and self.inherit
+        ):  # carried step counts live on the CPU; fused kernels want the device's
+            raise ValueError("fused=True and inherit=True cannot be combined: choose one")
         all_params = [p for g in self.param_groups for p in g["params"]]
         self.cycle = Cycle(
             all_params,

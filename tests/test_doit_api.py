@@ -328,3 +328,8 @@ def test_fused_doit_runs_its_candidates_fused_and_trains_as_the_default():
         assert all(f == (fused and name != "rmsprop") for name, f in seen)
         logs.append([r["config"] for r in opt.log])
     assert logs[0] == logs[1]
+
+
+def test_fused_with_inherit_is_one_line():
+    with pytest.raises(ValueError, match="fused=True and inherit=True cannot be combined"):
+        doit.DOIT(nn.Linear(2, 2).parameters(), space={"adam": {"lr": [0.01]}}, fused=True, inherit=True)
