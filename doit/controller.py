@@ -126,10 +126,9 @@ class DOIT(torch.optim.Optimizer):
         self.labels = [label(c) for c in self.configs]
         self.tau, self.inherit, self.nan_guard = tau, bool(inherit), bool(nan_guard)
         self.fused = bool(fused)
-        if (
-            self.fused and self.inherit
-        ):  # carried step counts live on the CPU; fused kernels want the device's
-            raise ValueError("fused=True and inherit=True cannot be combined: choose one")
+        # carried step counts (`doit.inherit`) live on the CPU; fused kernels want them on the device
+        if self.fused and self.inherit:
+            raise ValueError("inherit=True cannot be combined with fused=True: choose one")
         all_params = [p for g in self.param_groups for p in g["params"]]
         self.cycle = Cycle(
             all_params,
