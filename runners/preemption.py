@@ -120,6 +120,14 @@ def _slurm_job_id() -> str | None:
     return os.environ.get("SLURM_JOB_ID")
 
 
+def _shield_requeue() -> None:
+    """Ignore SIGTERM from here on, in this process and in the `scontrol requeue` it starts (an ignored
+    signal stays ignored across exec). The checkpoint is on disk and the process exits next; a SIGTERM must
+    not kill scontrol half-way: preemption's own arriving late, or the requeue ending this job while
+    scontrol still runs."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def after_checkpoint() -> None:
     """Hand over after the checkpoint was written: requeue the job or stop (never returns).
 
@@ -133,15 +141,18 @@ def after_checkpoint() -> None:
         raise Interrupted(signum)
     if isinstance(getattr(_previous, "__self__", None), SignalHandler):
         log.info("Checkpoint written; handing over to submitit for the requeue")
+        _shield_requeue()
         _previous(signum, None)  # type: ignore[operator]  # requeues, then sys.exit(); raises if it can't
         raise SystemExit(f"submitit did not requeue after {signal.Signals(signum).name}; see the log above")
     job = _slurm_job_id()
     if job:
         # plain sbatch: `scontrol requeue` ends this job and queues its original script again
+        _shield_requeue()
         result = subprocess.run(["scontrol", "requeue", job], capture_output=True, text=True, timeout=60)
         if result.returncode != 0:
+            reason = result.stderr.strip() or f"exit status {result.returncode}"
             raise SystemExit(
-                f"scontrol requeue {job} failed ({result.stderr.strip()}); "
+                f"scontrol requeue {job} failed ({reason}); "
                 "the checkpoint is saved: resubmit the same command to resume"
             )
         log.info("Checkpoint written; SLURM job %s requeued", job)

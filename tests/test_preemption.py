@@ -145,6 +145,18 @@ def test_after_checkpoint_under_plain_sbatch_requeues(fake_scontrol, monkeypatch
     assert fake_scontrol.read_text().split() == ["requeue", job]
 
 
+def test_a_sigterm_during_the_requeue_does_not_kill_scontrol(fake_scontrol, monkeypatch):
+    """SLURM's requeue ends the job (SIGTERM to its processes) while `scontrol requeue` may still run; seen in
+    CI as "Command '['scontrol', 'requeue', '4']' died with <Signals.SIGTERM: 15>"."""
+    exe = fake_scontrol.parent / "bin" / "scontrol"
+    exe.write_text(exe.read_text().replace("#!/bin/sh\n", "#!/bin/sh\nkill -TERM $$\n"))
+    monkeypatch.setenv("SLURM_JOB_ID", "9")
+    with pytest.raises(SystemExit) as exit_info:
+        preemption.after_checkpoint()
+    assert exit_info.value.code == 0
+    assert fake_scontrol.read_text().split() == ["requeue", "9"]
+
+
 def test_after_checkpoint_reports_failed_requeue(fake_scontrol, monkeypatch):
     monkeypatch.setenv("SLURM_JOB_ID", "7")
     monkeypatch.setenv("FAKE_RC", "1")
