@@ -24,7 +24,7 @@ MEASURED = ("mnist", "resnet18", "full")  # the one (dataset, model, mode) timed
 # trained on (the default 10% validation split, README ambiguity 17).
 TRAIN_EXAMPLES = {"mnist": 60_000, "usps": 7_291, "cifar10": 50_000, "stl10": 5_000}
 TRAIN_SHARE = 0.9
-SWITCHING = ("doit", "random", "cyclical", "doit_plus", "bandit")
+SWITCHING = ("doit", "random", "cyclical", "doit_plus", "doit_plus2", "bandit")
 HOW = (
     "only ResNet18, fully trained, on MNIST has been timed on a GPU. A cell's estimate is the median "
     "measured seconds per training step of its method (per-epoch evaluation included; a method not timed "

@@ -9,9 +9,10 @@ SCALE_NOTES = {
     "paper": "the experiment configs' paper settings unless the runs overrode them",
     "gpu": "ResNet18 on the real MNIST on one GPU, a few epochs, ImageNet weights where cached, else from "
     "scratch (conf/scale/gpu.yaml)",
-    "embedded": "scikit-learn digits 5-9, small CNN/MLP pre-trained on digits 0-4, 6 epochs (conf/scale/embedded.yaml)",
-    "mnist": "real MNIST (24,000-example training subset, 4 epochs), the small CNN pre-trained on scikit-learn "
-    "digits resized to 28x28, not the paper's ImageNet ResNet18 (conf/scale/mnist.yaml)",
+    "embedded": "scikit-learn digits 5-9, small CNN/MLP pre-trained on digits 0-4, 6 epochs by default "
+    "(conf/scale/embedded.yaml)",
+    "mnist": "real MNIST (24,000-example training subset, 4 epochs by default), the small CNN pre-trained on "
+    "scikit-learn digits resized to 28x28, not the paper's ImageNet ResNet18 (conf/scale/mnist.yaml)",
 }
 # Display names of row keys (a method, an ablation, a table's own row key); an unlisted key shows as it is.
 LABELS = {

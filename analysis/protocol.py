@@ -219,7 +219,7 @@ BEYOND_ABLATIONS = TableSpec(
     seeds=CONFIRM_SEEDS,
 )
 
-# The verdict: one column, every kind of method the paper compares (and DOIT+ and the bandit) beside the
+# The verdict: one column, every kind of method the paper compares (and DOIT+, DOIT+2 and the bandit) beside the
 # paper's own numbers, each row compared with the single optimizer picked on validation.
 _VERDICT_OTHERS = tuple(m for m in swept("table1_fixed") if m != "doit")
 VERDICT = TableSpec(
@@ -233,11 +233,20 @@ VERDICT = TableSpec(
         for r in _strategy_rows("table7", ablations=False, one_lr=True)
         if r.key != "doit"
     )
-    + tuple(_row(k, "beyond_fixed", baseline=False) for k in ("doit_plus", "bandit")),
+    + tuple(_row(k, "beyond_fixed", baseline=False) for k in ("doit_plus", "doit_plus2", "bandit")),
     columns("verdict"),
     (ACC,),
     "table1",
-    contenders=("adam", *_VERDICT_OTHERS, "one_lr", "random", "cyclical", "doit_plus", "bandit"),
+    contenders=(
+        "adam",
+        *_VERDICT_OTHERS,
+        "one_lr",
+        "random",
+        "cyclical",
+        "doit_plus",
+        "doit_plus2",
+        "bandit",
+    ),
     best_label="best single optimizer (optimizer and lr picked on validation)",
 )
 

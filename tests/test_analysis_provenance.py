@@ -13,6 +13,7 @@ import pytest
 from analysis import protocol, provenance, render, tables
 from analysis.__main__ import main
 from analysis.collect import load_results
+from analysis.labels import label
 from tests.conftest import REPO
 
 GPU_RESULTS = REPO / "results" / "h200-resnet18-mnist-3ep"
@@ -101,6 +102,7 @@ def test_the_verdict_rows_and_the_papers_numbers(verdict):
         "cyclical",
         "DOIT, one lr per optimizer",
         "DOIT+ (beyond the paper)",
+        "DOIT+2 (round 2: warm-up on the most conservative candidate)",
         "bandit (discounted UCB + backtracking)",
     ]
     paper = wide[("mnist/resnet18", "test acc (%)", "paper")]
@@ -113,8 +115,21 @@ def test_the_verdict_rows_and_the_papers_numbers(verdict):
 def test_the_verdict_compares_every_row_with_the_picked_single(verdict):
     diffs = verdict.diffs
     assert set(diffs["against"].str.startswith("best baseline: ")) == {True}
-    assert len(diffs) == 1 + len(protocol.VERDICT.contenders)
+    ran = [label(k) for k in protocol.VERDICT.contenders if k != "doit_plus2"]  # DOIT+2 did not run there
+    assert list(diffs["ours"]) == [label("doit"), *ran]
     assert (diffs["runs per seed behind them"] == 15).all()
+
+
+def test_the_verdict_has_the_doit_plus2_runs_of_beyond_fixed():
+    """results/cpu-mnist-15ep: DOIT+2 ran as ``experiment=beyond_fixed method=doit_plus2``, on 5 seeds."""
+    col = load_results(REPO / "results" / "cpu-mnist-15ep")
+    (built,) = tables.build_all(
+        protocol.VERDICT, col.runs, tables.load_paper(), "mnist", files=col.provenance
+    )
+    cells = built.cells.set_index("row")
+    assert cells.loc[label("doit_plus2"), "n"] == 5 and cells.loc[label("doit_plus"), "n"] == 5
+    assert label("doit_plus2") in set(built.diffs["ours"])
+    assert "epochs 15 (paper: 100)" in render.caption(built)
 
 
 def test_the_verdict_caption_says_what_ran_and_where(verdict):
