@@ -1,7 +1,8 @@
 """The paper's figures as PNG and PDF (matplotlib Agg), drawn from result files only.
 
 Figures 1, 4, 7(a): optimizer paths on the toy functions, from the files of ``python -m runners.toys``
-(``<results>/toys/<function>.json``). Figure 8: loss/accuracy curves (``metrics.jsonl``); Figure 9:
+(``<results>/toys/<function>.json``). Figure 8: loss/accuracy curves (``metrics.jsonl``), also for the
+verdict's rows; Figure 9:
 switch timeline (``switches.csv``; also Table 1's DOIT runs at every scale: timeline and share of cycles per
 candidate); Figure 10: sensitivity sweeps; Figure 11: search-space growth.
 A file that cannot be used is listed in ``skipped`` with the reason; diverged runs are never drawn
@@ -241,7 +242,10 @@ def _curves(paths, skipped: list | None) -> pd.DataFrame:
     frames = [f for f in frames if not f.empty]
     if not frames:
         return pd.DataFrame()
-    return pd.concat(frames).groupby("epoch")[["train_loss", "test_acc"]].mean().reset_index()
+    by_epoch = pd.concat(frames).groupby("epoch")
+    curve = by_epoch[["train_loss", "test_acc"]].mean()
+    curve["acc_min"], curve["acc_max"] = by_epoch["test_acc"].min(), by_epoch["test_acc"].max()
+    return curve.reset_index()
 
 
 def fig_curves(
@@ -249,24 +253,39 @@ def fig_curves(
 ) -> list[Path]:
     """Figure 8: mean training loss and test accuracy per epoch, each method at its best lr (Table 1); one
     figure per settings group (``analysis.settings``: runs of other epochs never share a curve)."""
-    spec = protocol.TABLES["table1"]
+    return _grouped_curves(protocol.TABLES["table1"], runs, out, scale, skipped, select_on, "fig8_curves")
+
+
+def fig_verdict_curves(
+    runs: pd.DataFrame, out: Path, scale: str, skipped: list | None = None, select_on: str = "auto"
+) -> list[Path]:
+    """Figure 8 for the verdict's rows (DOIT+, DOIT+2, the strategies, ...; single optimizers at their best
+    lr), each with the range over its seeds shaded: a mean alone hides seeds that collapse and recover."""
+    return _grouped_curves(
+        protocol.VERDICT, runs, out, scale, skipped, select_on, "verdict_curves", band=True
+    )
+
+
+def _grouped_curves(spec, runs, out, scale, skipped, select_on, name: str, band: bool = False) -> list[Path]:
+    """One figure of ``spec``'s rows per settings group (``analysis.settings``: runs of other epochs never
+    share a curve)."""
     groups = settings.groups(tables.scoped(spec, runs, scale))
     split_on = [n for n in settings.SHARED if len({g.get(n) for g, _ in groups}) > 1]
     written = []
     for setting, part in groups:
         group = {n: setting[n] for n in split_on}
-        written += _curves_of(spec, part, out, scale, skipped, select_on, group)
+        written += _curves_of(spec, part, out, scale, skipped, select_on, group, name, band)
     return written
 
 
-def _curves_of(spec, runs, out, scale, skipped, select_on, group: dict) -> list[Path]:
-    """Figure 8 of one settings group (``group``: the settings it differs in from the scale's other runs,
+def _curves_of(spec, runs, out, scale, skipped, select_on, group: dict, name: str, band: bool) -> list[Path]:
+    """The curves of one settings group (``group``: the settings it differs in from the scale's other runs,
     named in the title and the file name); a cell of several tau / n_ini draws the table's variant."""
     tag, note = (f"_{settings.slug(group)}", f" ({settings.label(group)})") if group else ("", "")
     written = []
     for column in spec.columns_at(scale):
         series, splits = {}, set()
-        for row in spec.rows:
+        for row in (r for r in spec.rows if r.shown):
             cell = selection.match_rows(runs, spec, row, column, scale)
             reference = experiments.paper_setting(row.experiment_at(scale), column.runs["paper"][1])
             parts = settings.variants(cell, reference)
@@ -282,17 +301,17 @@ def _curves_of(spec, runs, out, scale, skipped, select_on, group: dict) -> list[
         fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
         for label, c in series.items():
             a1.plot(c["epoch"], c["train_loss"], label=label, lw=2 if "DOIT" in label else 1)
-            a2.plot(c["epoch"], c["test_acc"], label=label, lw=2 if "DOIT" in label else 1)
+            (line,) = a2.plot(c["epoch"], c["test_acc"], label=label, lw=2 if "DOIT" in label else 1)
+            if band:
+                a2.fill_between(c["epoch"], c["acc_min"], c["acc_max"], color=line.get_color(), alpha=0.15)
         a1.set(xlabel="epoch", ylabel="training loss", yscale="log", title=column.label(scale) + note)
         a2.set(
             xlabel="epoch",
-            ylabel="test accuracy (%)",
+            ylabel="test accuracy (%)" + (", mean and range over seeds" if band else ""),
             title=f"best lr picked on: {', '.join(sorted(splits)) or 'single lr'}",
         )
         a2.legend(fontsize=7)
-        written += _save(
-            fig, out, f"fig8_curves_{scale}_{column.runs[scale][0]}_{column.runs[scale][1]}{tag}"
-        )
+        written += _save(fig, out, f"{name}_{scale}_{column.runs[scale][0]}_{column.runs[scale][1]}{tag}")
     return written
 
 
@@ -526,6 +545,7 @@ def make_all(
     written = fig_toy_paths(toys, out) + fig_interleaved(toys, out)
     for scale in protocol.SEEDS:
         written += fig_curves(runs, out, scale, skipped, select_on)
+        written += fig_verdict_curves(runs, out, scale, skipped, select_on)
     written += fig_switches(runs, out, skipped) + fig_doit_switching(runs, out, skipped)
     written += fig_sensitivity(runs, out) + fig_space_growth(runs, out)
     return written, skipped

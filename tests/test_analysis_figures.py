@@ -13,10 +13,11 @@ import matplotlib.figure
 import numpy as np
 import pytest
 
-from analysis import figures
+from analysis import figures, labels
 from analysis.__main__ import main
 from analysis.collect import load_results
 from runners import toys
+from tests.conftest import REPO
 from tests.test_analysis_results import fill_table1, make_result, record_of, write_result
 
 TINY_TOYS = {
@@ -329,3 +330,23 @@ def test_space_growth_matches_runs_by_hyper(tmp_path):
     finally:
         figures.plt.Axes.plot = real
     assert drawn["best"] == [91.0, 97.0]  # 99 (weight decay 0) lies in neither space
+
+
+def test_the_verdict_curves_shade_the_range_over_seeds(drawn, tmp_path):
+    """results/cpu-mnist-15ep (runner-written): Adam at its lr, DOIT, DOIT+, DOIT+2 per epoch, each the mean
+    of its seeds with their min-max range shaded."""
+    root = REPO / "results" / "cpu-mnist-15ep"
+    written = figures.fig_verdict_curves(load_results(root).runs, tmp_path, "mnist")
+    assert _files(written) == ["verdict_curves_mnist_mnist_cnn.pdf", "verdict_curves_mnist_mnist_cnn.png"]
+    _, acc = drawn["verdict_curves_mnist_mnist_cnn.png"].axes
+    names = ["Adam", "DOIT (ours)", "DOIT+ (beyond the paper)", labels.label("doit_plus2")]
+    assert [name for name, _ in _series(acc)] == names
+    per_seed = [
+        [json.loads(line)["test_acc"] for line in path.read_text().splitlines() if "test_acc" in line]
+        for path in sorted(root.glob("sweeps/beyond_fixed_mnist/*method=doit_plus2,*/metrics.jsonl"))
+    ]
+    accs = np.array(per_seed)
+    assert accs.shape == (5, 15)
+    np.testing.assert_allclose(dict(_series(acc))[names[3]][:, 1], accs.mean(axis=0))
+    band = acc.collections[3].get_paths()[0].vertices[:, 1]
+    assert band.min() == pytest.approx(accs.min()) and band.max() == pytest.approx(accs.max())
