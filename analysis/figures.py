@@ -2,9 +2,8 @@
 
 Figures 1, 4, 7(a): optimizer paths on the toy functions, from the files of ``python -m runners.toys``
 (``<results>/toys/<function>.json``). Figure 8: loss/accuracy curves (``metrics.jsonl``), also for the
-verdict's rows; Figure 9:
-switch timeline (``switches.csv``; also Table 1's DOIT runs at every scale: timeline and share of cycles per
-candidate); Figure 10: sensitivity sweeps; Figure 11: search-space growth.
+verdict's rows; Figure 9: switch timeline (``switches.csv``; also Table 1's DOIT runs at every scale:
+timeline and share of cycles per candidate); Figure 10: sensitivity sweeps; Figure 11: search-space growth.
 A file that cannot be used is listed in ``skipped`` with the reason; diverged runs are never drawn
 as points of a mean, and each figure says how many it left out.
 """

@@ -219,8 +219,8 @@ BEYOND_ABLATIONS = TableSpec(
     seeds=CONFIRM_SEEDS,
 )
 
-# The verdict: one column, every kind of method the paper compares (and DOIT+, DOIT+2 and the bandit) beside the
-# paper's own numbers, each row compared with the single optimizer picked on validation.
+# The verdict: one column, every kind of method the paper compares (and DOIT+, DOIT+2 and the bandit) beside
+# the paper's own numbers, each row compared with the single optimizer picked on validation.
 _VERDICT_OTHERS = tuple(m for m in swept("table1_fixed") if m != "doit")
 VERDICT = TableSpec(
     "verdict",

@@ -32,7 +32,7 @@ def test_small_cnn_one_epoch_on_real_mnist(tmp_path):
         "model=cnn",
         "model.channels=[8,16]",
         # A loader test, so one optimizer: DOIT's switching path moves with the float kernels (one_lr DOIT gave
-        # 98.07 on one 2-core AMD machine and 96.93 in CI), Adam's does not (97.51).
+        # 98.07 on one 2-core AMD machine and 96.93 in CI); one optimizer's result does not branch (97.51).
         "method=adam",
         "epochs=1",
         "batch_size=64",
